@@ -1,0 +1,214 @@
+// Package api is attendant's HTTP API under /api/v1, plus the operational
+// endpoints (/healthz, /readyz, /metrics). The OpenAPI document at
+// /api/v1/openapi.json is generated from the handlers' Go types by huma, so
+// the code and the document cannot drift apart.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/attendant/attendant/auth"
+	"github.com/attendant/attendant/store"
+)
+
+// Config holds the API's settings.
+type Config struct {
+	// Version is reported in the OpenAPI document.
+	Version string
+	// SessionTTL is how long a browser login lasts.
+	SessionTTL time.Duration
+	// SecureCookies marks the session cookie Secure (behind HTTPS).
+	SecureCookies bool
+	// LoginEvery and LoginBurst rate-limit login attempts per client
+	// address and per user name.
+	LoginEvery time.Duration
+	LoginBurst int
+}
+
+func (c *Config) defaults() {
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = 12 * time.Hour
+	}
+	if c.LoginEvery <= 0 {
+		c.LoginEvery = 6 * time.Second
+	}
+	if c.LoginBurst <= 0 {
+		c.LoginBurst = 10
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+}
+
+// ObjectStore is what the API needs of the object store.
+type ObjectStore interface {
+	Ping(ctx context.Context) error
+}
+
+// Server serves the API. Build it with New.
+type Server struct {
+	cfg     Config
+	db      *store.DB
+	objects ObjectStore
+	log     *slog.Logger
+	limiter *auth.Limiter
+	mux     *http.ServeMux
+	api     huma.API
+
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+}
+
+// New builds the API. reg receives the API's metrics and is served at
+// /metrics; web, when not nil, serves every path the API does not.
+func New(cfg Config, db *store.DB, objects ObjectStore, log *slog.Logger, reg *prometheus.Registry, web http.Handler) (*Server, error) {
+	cfg.defaults()
+	useErrorModel()
+	s := &Server{
+		cfg:     cfg,
+		db:      db,
+		objects: objects,
+		log:     log,
+		limiter: auth.NewLimiter(cfg.LoginEvery, cfg.LoginBurst),
+		mux:     http.NewServeMux(),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "attendant_http_requests_total", Help: "HTTP requests by route and status.",
+		}, []string{"route", "method", "code"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "attendant_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method"}),
+	}
+	if err := reg.Register(s.httpRequests); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(s.httpDuration); err != nil {
+		return nil, err
+	}
+
+	hc := huma.DefaultConfig("attendant API", cfg.Version)
+	hc.OpenAPIPath = "/api/v1/openapi"
+	// The docs UI and schema links load from the internet; the document
+	// itself is what integrators need.
+	hc.DocsPath, hc.SchemasPath, hc.CreateHooks = "", "", nil
+	hc.Info.Description = "Admin and console API of attendant. Authenticate with POST /api/v1/login " +
+		"(session cookie) or an API token as `Authorization: Bearer`."
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer"},
+		"cookie": {Type: "apiKey", In: "cookie", Name: sessionCookie},
+	}
+	s.api = humago.New(s.mux, hc)
+	s.api.UseMiddleware(s.authenticate)
+
+	s.registerAuth()
+	s.registerSites()
+	s.registerAccessPoints()
+	s.registerDevices()
+	s.registerCameras()
+	s.registerUsers()
+	s.registerTokens()
+	s.registerAudit()
+
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	s.mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, newError(http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path))
+	}))
+	if web != nil {
+		s.mux.Handle("/", web)
+	}
+	return s, nil
+}
+
+// API exposes the huma API so later packages can add operations.
+func (s *Server) API() huma.API { return s.api }
+
+// Handler returns the root handler with metrics, panic recovery and
+// cross-origin protection (browsers' Sec-Fetch-Site/Origin: a page on
+// another site cannot make a logged-in browser change anything).
+func (s *Server) Handler() http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, newError(http.StatusForbidden, "cross-origin request refused"))
+	}))
+	return s.observe(cop.Handler(s.mux))
+}
+
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
+				if !rec.wrote {
+					writeJSONError(rec, newError(http.StatusInternalServerError, "internal error"))
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			s.httpRequests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+			s.httpDuration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer (flush,
+// hijack for WebSockets).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	checks := map[string]string{"database": "ok", "store": "ok"}
+	ready := true
+	if err := s.db.Ping(ctx); err != nil {
+		checks["database"], ready = "unreachable", false
+		s.log.Warn("readiness: database unreachable", "err", err)
+	}
+	if err := s.objects.Ping(ctx); err != nil {
+		checks["store"], ready = "unreachable", false
+		s.log.Warn("readiness: object store unreachable", "err", err)
+	}
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]any{"ready": ready, "checks": checks})
+}
