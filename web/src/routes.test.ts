@@ -1,0 +1,38 @@
+/// <reference types="node" />
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseHash } from './router';
+import { canSee, resolve, routes, visibleRoutes } from './routes';
+
+describe('parseHash', () => {
+  it('normalises hashes to paths', () => {
+    assert.equal(parseHash(''), '/');
+    assert.equal(parseHash('#'), '/');
+    assert.equal(parseHash('#/login'), '/login');
+    assert.equal(parseHash('#/admin/sites/'), '/admin/sites');
+    assert.equal(parseHash('#admin/sites?x=1'), '/admin/sites');
+  });
+});
+
+describe('routes', () => {
+  it('has the pages of the first version', () => {
+    const paths = routes.map((r) => r.path);
+    for (const p of ['/dashboard', '/admin/sites', '/admin/access-points', '/admin/devices', '/admin/cameras', '/admin/users', '/admin/tokens']) {
+      assert.ok(paths.includes(p), p);
+    }
+  });
+  it('shows admin pages to admins only', () => {
+    assert.deepEqual(
+      visibleRoutes('agent').map((r) => r.path),
+      ['/dashboard'],
+    );
+    assert.equal(visibleRoutes('admin').length, routes.length);
+    assert.equal(canSee({ roles: ['admin'] }, 'supervisor'), false);
+    assert.equal(canSee({}, undefined), false);
+  });
+  it('resolves, refuses and misses', () => {
+    assert.equal(resolve('/admin/users', 'admin').kind, 'page');
+    assert.equal(resolve('/admin/users', 'reviewer').kind, 'forbidden');
+    assert.equal(resolve('/nope', 'admin').kind, 'notFound');
+  });
+});
