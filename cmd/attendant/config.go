@@ -1,0 +1,108 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// serveConfig is everything `attendant serve` is told. Each field is a
+// flag, an environment variable ATTENDANT_<FLAG> and a key of the optional
+// YAML file, in that order of precedence.
+type serveConfig struct {
+	HTTP          string
+	Data          string
+	DB            string
+	Store         string
+	LogFormat     string
+	LogLevel      string
+	SessionTTL    time.Duration
+	SecureCookies bool
+	ConfigFile    string
+}
+
+func newServeFlags(cfg *serveConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.HTTP, "http", ":8080", "HTTP listen address")
+	fs.StringVar(&cfg.Data, "data", "./data", "data directory: embedded database and local object store")
+	fs.StringVar(&cfg.DB, "db", "", "database URL: empty = SQLite under --data; postgres://user:pass@host/db")
+	fs.StringVar(&cfg.Store, "store", "", "object store URL: empty = directory under --data; s3://KEY:SECRET@host:port/bucket (HTTPS) or s3+http://… (plain HTTP)")
+	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 12*time.Hour, "how long a browser login lasts")
+	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set when served over HTTPS)")
+	fs.StringVar(&cfg.ConfigFile, "config", "", "optional YAML file with the same keys as these flags")
+	return fs
+}
+
+// envName is the environment variable for a flag: --log-format is
+// ATTENDANT_LOG_FORMAT.
+func envName(flagName string) string {
+	return "ATTENDANT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseServeConfig applies defaults, then the YAML file, then the
+// environment, then the command line.
+func parseServeConfig(args []string, getenv func(string) string) (serveConfig, error) {
+	var cfg serveConfig
+	fs := newServeFlags(&cfg)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+
+	file := cfg.ConfigFile
+	if file == "" {
+		file = getenv(envName("config"))
+	}
+	fromFile := map[string]string{}
+	if file != "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return cfg, fmt.Errorf("read config file: %w", err)
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(raw, &m); err != nil {
+			return cfg, fmt.Errorf("parse config file %s: %w", file, err)
+		}
+		for k, v := range m {
+			if fs.Lookup(k) == nil || k == "config" {
+				return cfg, fmt.Errorf("config file %s: unknown key %q", file, k)
+			}
+			fromFile[k] = fmt.Sprint(v)
+		}
+	}
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || explicit[f.Name] {
+			return
+		}
+		val, ok := getenv(envName(f.Name)), true
+		if val == "" {
+			val, ok = fromFile[f.Name]
+		}
+		if !ok || val == "" {
+			return
+		}
+		if setErr := fs.Set(f.Name, val); setErr != nil {
+			err = fmt.Errorf("%s: %w", f.Name, setErr)
+		}
+	})
+	if err != nil {
+		return cfg, err
+	}
+	switch cfg.LogFormat {
+	case "text", "json":
+	default:
+		return cfg, fmt.Errorf("log-format: want text or json, got %q", cfg.LogFormat)
+	}
+	return cfg, nil
+}

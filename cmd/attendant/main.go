@@ -1,0 +1,209 @@
+// Command attendant is the server that lets a few remote agents run many
+// unattended sites: cameras, robot calls, evidence and the web console.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/attendant/attendant/api"
+	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/store"
+	"github.com/attendant/attendant/web"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+const usage = `attendant: remote attendance for unattended sites
+
+Usage:
+  attendant serve [flags]   run the server (attendant serve -h lists the flags)
+  attendant version         print the version
+  attendant help            show this help
+
+Every serve flag can also be set as an environment variable
+ATTENDANT_<FLAG> (e.g. ATTENDANT_HTTP=:9090) or as a key in a YAML file
+given with --config. ATTENDANT_ADMIN_PASSWORD sets the first admin's
+password on an empty database (otherwise one is generated and printed once).
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := parseServeConfig(args[1:], os.Getenv)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "attendant serve: %v\n", err)
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serve(ctx, cfg, stderr); err != nil {
+			fmt.Fprintf(stderr, "attendant: %v\n", err)
+			return 1
+		}
+		return 0
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "attendant: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, modified := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			if modified {
+				rev += "-dirty"
+			}
+			return "dev-" + rev
+		}
+	}
+	return "dev"
+}
+
+func newLogger(cfg serveConfig, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// serve runs the server until ctx ends, then shuts down cleanly.
+func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	ver := versionString()
+	log.Info("starting attendant", "version", ver, "http", cfg.HTTP, "data", cfg.Data)
+
+	db, err := store.Open(ctx, cfg.DB, cfg.Data, log.With("component", "store"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	objects, err := objstore.Open(ctx, cfg.Store, cfg.Data, log.With("component", "objstore"))
+	if err != nil {
+		return fmt.Errorf("open object store %s: %w", objstore.Redact(cfg.Store), err)
+	}
+	defer objects.Close()
+
+	generated, err := api.EnsureAdmin(ctx, db, os.Getenv("ATTENDANT_ADMIN_PASSWORD"), log)
+	if err != nil {
+		return err
+	}
+	if generated != "" {
+		// Straight to the terminal, once, never into structured logs.
+		fmt.Fprintf(stderr, "\n  First start: log in as admin with password %s\n  (shown only now; change it in the admin pages)\n\n", generated)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := api.New(api.Config{
+		Version:       ver,
+		SessionTTL:    cfg.SessionTTL,
+		SecureCookies: cfg.SecureCookies,
+	}, db, objects, log.With("component", "api"), reg, web.Handler())
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP, err)
+	}
+	httpServer := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "http", ln.Addr().String())
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		log.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return httpServer.Shutdown(shutdownCtx)
+	})
+	g.Go(func() error { return sweepTokens(ctx, db, log) })
+	return g.Wait()
+}
+
+// sweepTokens deletes expired sessions and tokens every hour.
+func sweepTokens(ctx context.Context, db *store.DB, log *slog.Logger) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := store.DeleteExpiredTokens(ctx, db.Q(), store.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("delete expired tokens", "err", err)
+		} else if n > 0 {
+			log.Info("deleted expired tokens", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,159 @@
+// Package e2e drives the real web app in headless Chromium against a real
+// server on loopback.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/attendant/attendant/api"
+	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/store"
+	"github.com/attendant/attendant/web"
+)
+
+const adminPassword = "browser-admin-pw"
+
+func startServer(t *testing.T) (string, *store.DB) {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := store.Open(ctx, "", t.TempDir(), log)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	objects, err := objstore.NewLocal(t.TempDir())
+	require.NoError(t, err)
+	_, err = api.EnsureAdmin(ctx, db, adminPassword, log)
+	require.NoError(t, err)
+	srv, err := api.New(api.Config{}, db, objects, log, prometheus.NewRegistry(), web.Handler())
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return hs.URL, db
+}
+
+// browser starts headless Chromium with the flags that work on loopback
+// (shared/recipes.md).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium not installed; make test installs it")
+		}
+		t.Skip("chromium not installed (make test installs it)")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 768),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+// TestLoginLanguageAndCreateSite logs in through the page, switches the
+// language, creates a site through the admin form and sees it listed.
+func TestLoginLanguageAndCreateSite(t *testing.T) {
+	url, db := startServer(t)
+	ctx := browser(t)
+	const siteName = "北门停车场 North lot"
+
+	do := func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(ctx, steps...))
+	}
+	do(
+		chromedp.Navigate(url+"/#/login"),
+		chromedp.WaitVisible(chromedp.CSS("#login-username")),
+		// A wrong password shows an error and stays on the page.
+		chromedp.SendKeys(chromedp.CSS("#login-username"), "admin"),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), "not-it"),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#login-error")),
+	)
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { document.getElementById("login-password").value = ""; return true })()`))
+	require.NoError(t, err)
+	do(
+		chromedp.SendKeys(chromedp.CSS("#login-password"), adminPassword),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="#/admin/sites"]`)),
+	)
+	navBefore, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`a[href="#/admin/sites"]`)))
+	require.NoError(t, err)
+	do(chromedp.Click(chromedp.CSS("#lang-switch")))
+	lang, err := chromedp.Run(ctx, chromedp.Poll[string](
+		`document.documentElement.lang.startsWith("zh") ? document.documentElement.lang : null`,
+		chromedp.WithPollingTimeout(5*time.Second)))
+	require.NoError(t, err)
+	require.Equal(t, "zh-CN", lang)
+	navAfter, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`a[href="#/admin/sites"]`)))
+	require.NoError(t, err)
+	require.NotEqual(t, navBefore, navAfter, "the nav is translated")
+	require.Regexp(t, `\p{Han}`, navAfter, "zh-CN nav shows Chinese")
+
+	do(
+		chromedp.Click(chromedp.CSS(`a[href="#/admin/sites"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#sites-table")),
+		chromedp.Click(chromedp.CSS("#site-new")),
+		chromedp.WaitVisible(chromedp.CSS("#site-name")),
+		chromedp.SendKeys(chromedp.CSS("#site-name"), siteName),
+		chromedp.SendKeys(chromedp.CSS("#site-code"), "N-01"),
+	)
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const s = document.getElementById("site-kind"); s.value = "parking";
+		s.dispatchEvent(new Event("change", {bubbles: true})); return true })()`))
+	require.NoError(t, err)
+	do(chromedp.Click(chromedp.CSS("#site-save")))
+	listed, err := chromedp.Run(ctx, chromedp.Poll[bool](
+		`document.getElementById("sites-table").innerText.includes(`+jsString(siteName)+`) || null`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err)
+	require.True(t, listed)
+
+	// The site is really stored, with what the form said.
+	sites, _, err := store.List[store.Site](context.Background(), db.Q(), store.Filter{})
+	require.NoError(t, err)
+	require.Len(t, sites, 1)
+	require.Equal(t, siteName, sites[0].Name)
+	require.Equal(t, "parking", sites[0].Kind)
+	require.Equal(t, "N-01", sites[0].Code)
+
+	// Reloading keeps the login (cookie) and the language (localStorage).
+	do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#sites-table")))
+	stillZh, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.lang === "zh-CN"`))
+	require.NoError(t, err)
+	require.True(t, stillZh)
+
+	res, err := http.Get(url + "/")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.True(t, strings.Contains(string(body), "app.js"), "index.html served")
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
