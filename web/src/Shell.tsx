@@ -1,6 +1,6 @@
 import { LangSwitch } from './components/LangSwitch';
 import { t, tEnum } from './i18n';
-import { SECTIONS, resolve, visibleRoutes } from './routes';
+import { SECTIONS, matches, resolve, visibleRoutes } from './routes';
 import { useSession } from './session';
 
 interface ShellProps {
@@ -65,7 +65,7 @@ export function Shell({ path, onLogout }: ShellProps) {
                 <ul>
                   {items.map((r) => (
                     <li key={r.path}>
-                      <a href={`#${r.path}`} class={path === r.path ? 'active' : undefined} aria-current={path === r.path ? 'page' : undefined}>
+                      <a href={`#${r.path}`} class={matches(r, path) ? 'active' : undefined} aria-current={matches(r, path) ? 'page' : undefined}>
                         <span class="nav-icon" aria-hidden="true">
                           {r.icon}
                         </span>

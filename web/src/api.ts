@@ -26,6 +26,11 @@ export function setUnauthorizedHandler(fn: (() => void) | null): void {
   unauthorizedHandler = fn;
 }
 
+/** Tells the app the session is over, for requests made without request() (e.g. WHEP). */
+export function notifyUnauthorized(): void {
+  unauthorizedHandler?.();
+}
+
 export type QueryValue = string | number | boolean | null | undefined;
 
 /** "?a=1&b=x" from the non-empty params, in the order given; "" if none. */

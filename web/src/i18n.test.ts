@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { detectLang, dictionaries, formatDateTime, getLang, interpolate, otherLang, setLang, t, tEnum, toggleLang } from './i18n';
 import { en, zhCN } from './strings';
-import { ACCESS_POINT_KINDS, CAMERA_RECORDS, CAMERA_ROLES, CAMERA_TRANSPORTS, DEVICE_KINDS, ROLES, SITE_KINDS } from './types';
+import { ACCESS_POINT_KINDS, CAMERA_RECORDS, CAMERA_ROLES, CAMERA_STATES, CAMERA_TRANSPORTS, DEVICE_KINDS, ROLES, SITE_KINDS } from './types';
 
 describe('detectLang', () => {
   it('prefers a stored choice', () => {
@@ -42,6 +42,7 @@ describe('dictionaries', () => {
       ['transport', CAMERA_TRANSPORTS],
       ['record', CAMERA_RECORDS],
       ['role', ROLES],
+      ['live.state', CAMERA_STATES],
     ];
     for (const [group, values] of groups) {
       for (const v of values) {

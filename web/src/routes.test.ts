@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseHash } from './router';
-import { canSee, resolve, routes, visibleRoutes } from './routes';
+import { canSee, matches, resolve, routes, visibleRoutes } from './routes';
 
 describe('parseHash', () => {
   it('normalises hashes to paths', () => {
@@ -17,14 +17,14 @@ describe('parseHash', () => {
 describe('routes', () => {
   it('has the pages of the first version', () => {
     const paths = routes.map((r) => r.path);
-    for (const p of ['/dashboard', '/admin/sites', '/admin/access-points', '/admin/devices', '/admin/cameras', '/admin/users', '/admin/tokens']) {
+    for (const p of ['/dashboard', '/cameras', '/admin/sites', '/admin/access-points', '/admin/devices', '/admin/cameras', '/admin/users', '/admin/tokens']) {
       assert.ok(paths.includes(p), p);
     }
   });
   it('shows admin pages to admins only', () => {
     assert.deepEqual(
       visibleRoutes('agent').map((r) => r.path),
-      ['/dashboard'],
+      ['/dashboard', '/cameras'],
     );
     assert.equal(visibleRoutes('admin').length, routes.length);
     assert.equal(canSee({ roles: ['admin'] }, 'supervisor'), false);
@@ -34,5 +34,21 @@ describe('routes', () => {
     assert.equal(resolve('/admin/users', 'admin').kind, 'page');
     assert.equal(resolve('/admin/users', 'reviewer').kind, 'forbidden');
     assert.equal(resolve('/nope', 'admin').kind, 'notFound');
+  });
+});
+
+describe('prefix routes', () => {
+  it('serve the paths below them', () => {
+    const r = resolve('/cameras/site-1', 'agent');
+    assert.equal(r.kind, 'page');
+    assert.equal(r.kind === 'page' && r.route.path, '/cameras');
+    assert.equal(resolve('/cameras', 'reviewer').kind, 'page');
+    assert.equal(resolve('/camerasx', 'agent').kind, 'notFound');
+    assert.equal(resolve('/dashboard/x', 'agent').kind, 'notFound');
+  });
+  it('mark the nav link active', () => {
+    assert.equal(matches({ path: '/cameras', prefix: true }, '/cameras/a'), true);
+    assert.equal(matches({ path: '/cameras', prefix: true }, '/cameras'), true);
+    assert.equal(matches({ path: '/dashboard' }, '/dashboard/a'), false);
   });
 });

@@ -10,6 +10,7 @@ import {
   tokensConfig,
   usersConfig,
 } from './admin/resources';
+import { CamerasPage } from './cameras/CamerasPage';
 import { Dashboard } from './dashboard/Dashboard';
 import type { MessageKey } from './strings';
 import type { Role } from './types';
@@ -25,6 +26,8 @@ export interface RouteDef {
   component: ComponentType;
   /** Short glyph shown in the nav. */
   icon: string;
+  /** Also the page for path + "/…" (e.g. /cameras/<siteId>); the page reads the rest itself. */
+  prefix?: boolean;
 }
 
 const ADMIN: readonly Role[] = ['admin'];
@@ -32,9 +35,9 @@ const ADMIN: readonly Role[] = ['admin'];
 export const routes: RouteDef[] = [
   // ── Console: what agents, supervisors and reviewers work in ──────────────
   { path: '/dashboard', label: 'nav.dashboard', section: 'console', component: Dashboard, icon: '◎' },
+  { path: '/cameras', label: 'nav.live', section: 'console', component: CamerasPage, icon: '◫', prefix: true },
   // Later console pages plug in here, each one line, e.g.
   //   { path: '/calls',   label: 'nav.calls',   section: 'console', roles: ['agent', 'supervisor', 'admin'], component: CallsPage,   icon: '☎' },
-  //   { path: '/cameras', label: 'nav.cameras', section: 'console', component: CamerasPage, icon: '◉' },
   //   { path: '/events',  label: 'nav.events',  section: 'console', component: EventsPage,  icon: '⚑' },
   //   { path: '/chat',    label: 'nav.chat',    section: 'console', component: ChatPage,    icon: '✉' },
   //   { path: '/review',  label: 'nav.review',  section: 'console', roles: ['reviewer', 'supervisor', 'admin'], component: ReviewPage, icon: '▶' },
@@ -70,10 +73,15 @@ export function visibleRoutes(role: Role | undefined, all: RouteDef[] = routes):
   return all.filter((r) => canSee(r, role));
 }
 
+/** Whether the route is the page for path: the same path, or below it for a prefix route. */
+export function matches(route: Pick<RouteDef, 'path' | 'prefix'>, path: string): boolean {
+  return route.path === path || (!!route.prefix && path.startsWith(route.path + '/'));
+}
+
 export type Resolved = { kind: 'page'; route: RouteDef } | { kind: 'forbidden' } | { kind: 'notFound' };
 
 export function resolve(path: string, role: Role | undefined, all: RouteDef[] = routes): Resolved {
-  const route = all.find((r) => r.path === path);
+  const route = all.find((r) => r.path === path) ?? all.find((r) => matches(r, path));
   if (!route) return { kind: 'notFound' };
   if (!canSee(route, role)) return { kind: 'forbidden' };
   return { kind: 'page', route };

@@ -61,6 +61,10 @@ export interface Device extends Timestamps {
   enabled: boolean;
 }
 
+/** The server's live state of a camera's ingest (GET /api/v1/cameras). */
+export type CameraState = 'connecting' | 'connected' | 'failed' | 'disabled';
+export const CAMERA_STATES: readonly CameraState[] = ['connecting', 'connected', 'failed', 'disabled'];
+
 export interface Camera extends Timestamps {
   id: string;
   site_id: string;
@@ -75,6 +79,18 @@ export interface Camera extends Timestamps {
   transport: CameraTransport;
   record: CameraRecord;
   enabled: boolean;
+  // Live status, filled in by the server's ingest (absent where it has none).
+  state?: CameraState;
+  last_error?: string;
+  /** Main stream's codec as the server names it ("h264", "h265"; shown upper-case). */
+  codec?: string;
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** WHEP sessions watching the camera now. */
+  viewers?: number;
+  /** The camera has a second (H.264) stream, reached with /whep?stream=sub. */
+  has_substream?: boolean;
 }
 
 export interface User extends Timestamps {
