@@ -17,6 +17,8 @@ import (
 
 	"github.com/attendant/attendant/api"
 	"github.com/attendant/attendant/internal/testenv"
+	"github.com/attendant/attendant/media"
+	"github.com/attendant/attendant/media/snapshot"
 	"github.com/attendant/attendant/objstore"
 	"github.com/attendant/attendant/store"
 )
@@ -27,9 +29,10 @@ const adminPassword = "admin-password-1"
 
 // env is a running server on a real loopback listener.
 type env struct {
-	t   *testing.T
-	url string
-	db  *store.DB
+	t       *testing.T
+	url     string
+	db      *store.DB
+	objects objstore.Store
 }
 
 type envOption func(*api.Config)
@@ -52,11 +55,21 @@ func newEnv(t *testing.T, dbURL string, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	srv, err := api.New(cfg, db, objects, log, prometheus.NewRegistry(), nil)
+	cameras, err := media.NewManager(media.ManagerConfig{ICE: media.ICEConfig{IncludeLoopback: true}}, log)
 	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- cameras.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	snaps, err := snapshot.New(snapshot.Config{}, log)
+	require.NoError(t, err)
+	srv, err := api.New(cfg, api.Deps{DB: db, Objects: objects, Cameras: cameras, Snapshots: snaps,
+		Log: log, Metrics: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	require.NoError(t, srv.LoadCameras(ctx))
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &env{t: t, url: hs.URL, db: db}
+	return &env{t: t, url: hs.URL, db: db, objects: objects}
 }
 
 type testWriter struct{ t *testing.T }

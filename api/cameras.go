@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"time"
 
+	"github.com/attendant/attendant/media"
 	"github.com/attendant/attendant/store"
 )
 
@@ -17,6 +19,7 @@ type cameraInput struct {
 	DeviceID      string `json:"device_id,omitempty" maxLength:"64"`
 	Name          string `json:"name" minLength:"1" maxLength:"200"`
 	URL           string `json:"url" minLength:"1" maxLength:"2048" doc:"rtsp:// or rtsps:// URL"`
+	SubstreamURL  string `json:"substream_url,omitempty" maxLength:"2048" doc:"Optional H264 sub-stream (rtsp://), same credentials"`
 	Username      string `json:"username,omitempty" maxLength:"128"`
 	Password      string `json:"password,omitempty" maxLength:"256" writeOnly:"true"`
 	Role          string `json:"role" enum:"environment,gate,id_document,channel"`
@@ -32,13 +35,26 @@ type cameraList struct {
 	Role   string `query:"role" enum:"environment,gate,id_document,channel"`
 }
 
+// cameraView is a camera with its live state (state, codec, width,
+// height, fps, bitrate, viewers …).
+type cameraView struct {
+	store.Camera
+	media.CameraState
+	HasSubstream bool `json:"has_substream"`
+}
+
 func (s *Server) registerCameras() {
-	register(s, resource[store.Camera, cameraInput]{
+	register(s, resource[store.Camera, cameraInput, cameraView]{
 		name: "camera", path: "/api/v1/cameras", tag: "cameras",
 		readRoles: anyRole, writeRoles: adminOnly,
 		scopeColumn: "site_id",
 		siteOf:      func(v *store.Camera) string { return v.SiteID },
-		present:     func(v *store.Camera) { v.HasPassword = v.Password != "" },
+		present:     s.presentCamera,
+		changed:     s.syncCamera,
+		deleted: func(id string) {
+			s.cameras.Remove(id)
+			s.cameras.Remove(substreamID(id))
+		},
 		meta: func(v *store.Camera) (*string, *time.Time, *time.Time) {
 			return &v.ID, &v.CreatedAt, &v.UpdatedAt
 		},
@@ -69,15 +85,9 @@ func buildCamera(ctx context.Context, q store.Q, in *cameraInput, v *store.Camer
 			return errBadRequest("device_id %q belongs to another site", in.DeviceID)
 		}
 	}
-	u, err := url.Parse(in.URL)
+	u, err := parseRTSP("url", in.URL)
 	if err != nil {
-		return errBadRequest("url: not a valid URL")
-	}
-	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
-		return errBadRequest("url: scheme must be rtsp or rtsps, not %q", u.Scheme)
-	}
-	if u.Hostname() == "" {
-		return errBadRequest("url: host is missing")
+		return err
 	}
 	if in.Role == "channel" && in.Channel < 1 {
 		return errBadRequest("channel: a box channel camera needs a channel number from 1")
@@ -91,6 +101,15 @@ func buildCamera(ctx context.Context, q store.Q, in *cameraInput, v *store.Camer
 		}
 		u.User = nil
 	}
+	v.SubstreamURL = ""
+	if in.SubstreamURL != "" {
+		sub, err := parseRTSP("substream_url", in.SubstreamURL)
+		if err != nil {
+			return err
+		}
+		sub.User = nil
+		v.SubstreamURL = sub.String()
+	}
 	if in.Password != "" {
 		v.Password = in.Password
 	}
@@ -100,6 +119,69 @@ func buildCamera(ctx context.Context, q store.Q, in *cameraInput, v *store.Camer
 	v.Transport, v.Record = orDefault(in.Transport, "tcp"), orDefault(in.Record, "events")
 	v.Enabled = in.Enabled == nil || *in.Enabled
 	return nil
+}
+
+func parseRTSP(field, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errBadRequest("%s: not a valid URL", field)
+	}
+	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
+		return nil, errBadRequest("%s: scheme must be rtsp or rtsps, not %q", field, u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, errBadRequest("%s: host is missing", field)
+	}
+	return u, nil
+}
+
+// substreamID names a camera's sub-stream in the camera hub.
+func substreamID(cameraID string) string { return cameraID + ".sub" }
+
+func (s *Server) presentCamera(_ context.Context, v *store.Camera) cameraView {
+	v.HasPassword = v.Password != ""
+	view := cameraView{Camera: *v, HasSubstream: v.SubstreamURL != ""}
+	if st, ok := s.cameras.State(v.ID); ok {
+		view.CameraState = st
+	} else if !v.Enabled {
+		view.State = "disabled"
+	} else {
+		view.State = "connecting"
+	}
+	return view
+}
+
+// syncCamera tells the camera hub about a camera as stored.
+func (s *Server) syncCamera(v *store.Camera) {
+	s.cameras.Upsert(cameraConfig(v, v.ID, v.URL))
+	if v.SubstreamURL != "" {
+		s.cameras.Upsert(cameraConfig(v, substreamID(v.ID), v.SubstreamURL))
+	} else {
+		s.cameras.Remove(substreamID(v.ID))
+	}
+}
+
+func cameraConfig(v *store.Camera, id, url string) media.CameraConfig {
+	return media.CameraConfig{ID: id, URL: url, Username: v.Username, Password: v.Password,
+		Transport: v.Transport, Enabled: v.Enabled}
+}
+
+// LoadCameras hands every stored camera to the camera hub (at start).
+func (s *Server) LoadCameras(ctx context.Context) error {
+	cursor := ""
+	for {
+		cams, next, err := store.List[store.Camera](ctx, s.db.Q(), store.Filter{Limit: store.MaxPage, Cursor: cursor})
+		if err != nil {
+			return fmt.Errorf("load cameras: %w", err)
+		}
+		for i := range cams {
+			s.syncCamera(&cams[i])
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
 }
 
 func orDefault(v, def string) string {

@@ -34,11 +34,12 @@ type deviceInput struct {
 }
 
 func (s *Server) registerAccessPoints() {
-	register(s, resource[store.AccessPoint, accessPointInput]{
+	register(s, resource[store.AccessPoint, accessPointInput, store.AccessPoint]{
 		name: "access point", path: "/api/v1/access-points", tag: "sites",
 		readRoles: anyRole, writeRoles: adminOnly,
 		scopeColumn: "site_id",
 		siteOf:      func(v *store.AccessPoint) string { return v.SiteID },
+		present:     same[store.AccessPoint],
 		meta: func(v *store.AccessPoint) (*string, *time.Time, *time.Time) {
 			return &v.ID, &v.CreatedAt, &v.UpdatedAt
 		},
@@ -57,12 +58,15 @@ func (s *Server) registerAccessPoints() {
 }
 
 func (s *Server) registerDevices() {
-	register(s, resource[store.Device, deviceInput]{
+	register(s, resource[store.Device, deviceInput, store.Device]{
 		name: "device", path: "/api/v1/devices", tag: "devices",
 		readRoles: anyRole, writeRoles: adminOnly,
 		scopeColumn: "site_id",
 		siteOf:      func(v *store.Device) string { return v.SiteID },
-		present:     func(v *store.Device) { v.HasSIPPassword = v.SIPPassword != "" },
+		present: func(_ context.Context, v *store.Device) store.Device {
+			v.HasSIPPassword = v.SIPPassword != ""
+			return *v
+		},
 		meta: func(v *store.Device) (*string, *time.Time, *time.Time) {
 			return &v.ID, &v.CreatedAt, &v.UpdatedAt
 		},

@@ -19,7 +19,7 @@ import (
 // of them get the same CRUD endpoints, paging, scoping, validation and
 // audit entries. C is the writable shape (the POST body); PATCH merges its
 // body onto the stored record's C and validates the result like a POST.
-type resource[T store.Row, C any] struct {
+type resource[T store.Row, C any, V any] struct {
 	name       string // singular, for messages and audit: "site"
 	path       string // "/api/v1/sites"
 	tag        string
@@ -32,8 +32,13 @@ type resource[T store.Row, C any] struct {
 	siteOf func(*T) string
 	// scopeColumn is the column a caller's site scope filters on.
 	scopeColumn string
-	// present prepares a record for output (derived flags); may be nil.
-	present func(*T)
+	// present turns a record into what the API shows (derived flags,
+	// live state); use same for records shown as stored.
+	present func(ctx context.Context, v *T) V
+	// changed and deleted run after a write commits (to tell live parts of
+	// the server, e.g. camera ingest); may be nil.
+	changed func(v *T)
+	deleted func(id string)
 	// beforeDelete may refuse a delete; may be nil.
 	beforeDelete func(ctx context.Context, q store.Q, v *T) error
 	// meta returns the id and timestamps to set.
@@ -79,12 +84,12 @@ const maxAdminBody = 64 << 10
 
 // register adds list, create, get, patch and delete for the resource.
 // listFilter turns the list's query parameters into a store filter.
-func register[T store.Row, C any, L any](s *Server, r resource[T, C], listFilter func(*L) store.Filter) {
+func register[T store.Row, C, V, L any](s *Server, r resource[T, C, V], listFilter func(*L) store.Filter) {
 	plural := strings.TrimPrefix(r.path, "/api/v1/")
 	opID := strings.ReplaceAll(r.name, " ", "-")
 
 	huma.Register(s.api, s.operation(http.MethodGet, r.path, "list-"+plural, r.tag, "List "+plural, r.readRoles),
-		func(ctx context.Context, in *L) (*listOutput[T], error) {
+		func(ctx context.Context, in *L) (*listOutput[V], error) {
 			f := listFilter(in)
 			if scope := siteScope(PrincipalFrom(ctx)); scope != nil && r.scopeColumn != "" {
 				if f.In == nil {
@@ -96,10 +101,11 @@ func register[T store.Row, C any, L any](s *Server, r resource[T, C], listFilter
 			if err != nil {
 				return nil, s.storeError(r.name, err)
 			}
+			views := make([]V, len(items))
 			for i := range items {
-				r.presentItem(&items[i])
+				views[i] = r.present(ctx, &items[i])
 			}
-			out := &listOutput[T]{Body: listBody[T]{Items: items}}
+			out := &listOutput[V]{Body: listBody[V]{Items: views}}
 			if next != "" {
 				out.Body.Next = &next
 			}
@@ -110,7 +116,7 @@ func register[T store.Row, C any, L any](s *Server, r resource[T, C], listFilter
 	op.DefaultStatus = http.StatusCreated
 	op.MaxBodyBytes = maxAdminBody
 	op.Errors = append(op.Errors, http.StatusConflict)
-	huma.Register(s.api, op, func(ctx context.Context, in *createInput[C]) (*itemOutput[T], error) {
+	huma.Register(s.api, op, func(ctx context.Context, in *createInput[C]) (*itemOutput[V], error) {
 		var v T
 		id, created, updated := r.meta(&v)
 		*id = store.NewID()
@@ -131,18 +137,19 @@ func register[T store.Row, C any, L any](s *Server, r resource[T, C], listFilter
 		if err != nil {
 			return nil, s.apiError(r.name, err)
 		}
-		r.presentItem(&v)
-		return &itemOutput[T]{Body: v}, nil
+		if r.changed != nil {
+			r.changed(&v)
+		}
+		return &itemOutput[V]{Body: r.present(ctx, &v)}, nil
 	})
 
 	huma.Register(s.api, s.operation(http.MethodGet, r.path+"/{id}", "get-"+opID, r.tag, "Get a "+r.name, r.readRoles),
-		func(ctx context.Context, in *idInput) (*itemOutput[T], error) {
+		func(ctx context.Context, in *idInput) (*itemOutput[V], error) {
 			v, err := r.load(ctx, s, s.db.Q(), in.ID)
 			if err != nil {
 				return nil, err
 			}
-			r.presentItem(&v)
-			return &itemOutput[T]{Body: v}, nil
+			return &itemOutput[V]{Body: r.present(ctx, &v)}, nil
 		})
 
 	op = s.operation(http.MethodPatch, r.path+"/{id}", "update-"+opID, r.tag,
@@ -152,7 +159,7 @@ func register[T store.Row, C any, L any](s *Server, r resource[T, C], listFilter
 	op.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 		"application/json": {Schema: s.patchSchema(reflect.TypeFor[C]())},
 	}}
-	huma.Register(s.api, op, func(ctx context.Context, in *patchInput) (*itemOutput[T], error) {
+	huma.Register(s.api, op, func(ctx context.Context, in *patchInput) (*itemOutput[V], error) {
 		var v T
 		err := s.db.InTx(ctx, func(q store.Q) error {
 			var err error
@@ -179,8 +186,10 @@ func register[T store.Row, C any, L any](s *Server, r resource[T, C], listFilter
 		if err != nil {
 			return nil, s.apiError(r.name, err)
 		}
-		r.presentItem(&v)
-		return &itemOutput[T]{Body: v}, nil
+		if r.changed != nil {
+			r.changed(&v)
+		}
+		return &itemOutput[V]{Body: r.present(ctx, &v)}, nil
 	})
 
 	op = s.operation(http.MethodDelete, r.path+"/{id}", "delete-"+opID, r.tag, "Delete a "+r.name, r.writeRoles)
@@ -205,19 +214,19 @@ func register[T store.Row, C any, L any](s *Server, r resource[T, C], listFilter
 		if err != nil {
 			return nil, s.apiError(r.name, err)
 		}
+		if r.deleted != nil {
+			r.deleted(in.ID)
+		}
 		return nil, nil
 	})
 }
 
-func (r resource[T, C]) presentItem(v *T) {
-	if r.present != nil {
-		r.present(v)
-	}
-}
+// same presents a record as stored.
+func same[T any](_ context.Context, v *T) T { return *v }
 
 // load reads a record the caller may see; one outside the caller's sites
 // is "not found", so ids of other sites' records leak nothing.
-func (r resource[T, C]) load(ctx context.Context, s *Server, q store.Q, id string) (T, error) {
+func (r resource[T, C, V]) load(ctx context.Context, s *Server, q store.Q, id string) (T, error) {
 	v, err := store.Get[T](ctx, q, id)
 	if err != nil {
 		return v, s.apiError(r.name, err)

@@ -6,6 +6,8 @@ package api
 
 import (
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/attendant/attendant/auth"
+	"github.com/attendant/attendant/objstore"
 	"github.com/attendant/attendant/store"
 )
 
@@ -52,34 +55,55 @@ func (c *Config) defaults() {
 // ObjectStore is what the API needs of the object store.
 type ObjectStore interface {
 	Ping(ctx context.Context) error
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.ObjectInfo, error)
+}
+
+// Deps are the parts of the server the API drives.
+type Deps struct {
+	DB        *store.DB
+	Objects   ObjectStore
+	Cameras   CameraHub
+	Snapshots Snapshotter
+	Log       *slog.Logger
+	// Metrics receives the API's metrics and is served at /metrics.
+	Metrics *prometheus.Registry
+	// Web, when not nil, serves every path the API does not.
+	Web http.Handler
 }
 
 // Server serves the API. Build it with New.
 type Server struct {
-	cfg     Config
-	db      *store.DB
-	objects ObjectStore
-	log     *slog.Logger
-	limiter *auth.Limiter
-	mux     *http.ServeMux
-	api     huma.API
+	cfg       Config
+	db        *store.DB
+	objects   ObjectStore
+	cameras   CameraHub
+	snapshots Snapshotter
+	log       *slog.Logger
+	limiter   *auth.Limiter
+	mux       *http.ServeMux
+	api       huma.API
 
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
 }
 
-// New builds the API. reg receives the API's metrics and is served at
-// /metrics; web, when not nil, serves every path the API does not.
-func New(cfg Config, db *store.DB, objects ObjectStore, log *slog.Logger, reg *prometheus.Registry, web http.Handler) (*Server, error) {
+// New builds the API.
+func New(cfg Config, d Deps) (*Server, error) {
 	cfg.defaults()
 	useErrorModel()
+	if d.DB == nil || d.Objects == nil || d.Cameras == nil || d.Snapshots == nil || d.Log == nil || d.Metrics == nil {
+		return nil, errors.New("api: every dependency but Web is required")
+	}
+	reg, web := d.Metrics, d.Web
 	s := &Server{
-		cfg:     cfg,
-		db:      db,
-		objects: objects,
-		log:     log,
-		limiter: auth.NewLimiter(cfg.LoginEvery, cfg.LoginBurst),
-		mux:     http.NewServeMux(),
+		cfg:       cfg,
+		db:        d.DB,
+		objects:   d.Objects,
+		cameras:   d.Cameras,
+		snapshots: d.Snapshots,
+		log:       d.Log,
+		limiter:   auth.NewLimiter(cfg.LoginEvery, cfg.LoginBurst),
+		mux:       http.NewServeMux(),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "attendant_http_requests_total", Help: "HTTP requests by route and status.",
 		}, []string{"route", "method", "code"}),
@@ -114,6 +138,8 @@ func New(cfg Config, db *store.DB, objects ObjectStore, log *slog.Logger, reg *p
 	s.registerAccessPoints()
 	s.registerDevices()
 	s.registerCameras()
+	s.registerCameraLive()
+	s.registerCases()
 	s.registerUsers()
 	s.registerTokens()
 	s.registerAudit()

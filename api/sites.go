@@ -31,10 +31,11 @@ type siteList struct {
 }
 
 func (s *Server) registerSites() {
-	register(s, resource[store.Site, siteInput]{
+	register(s, resource[store.Site, siteInput, store.Site]{
 		name: "site", path: "/api/v1/sites", tag: "sites",
 		readRoles: anyRole, writeRoles: adminOnly,
 		scopeColumn: "id",
+		present:     same[store.Site],
 		siteOf:      func(v *store.Site) string { return v.ID },
 		meta: func(v *store.Site) (*string, *time.Time, *time.Time) {
 			return &v.ID, &v.CreatedAt, &v.UpdatedAt

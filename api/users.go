@@ -34,10 +34,11 @@ type userList struct {
 }
 
 func (s *Server) registerUsers() {
-	register(s, resource[store.User, userInput]{
+	register(s, resource[store.User, userInput, store.User]{
 		name: "user", path: "/api/v1/users", tag: "users",
 		readRoles: staffRoles, writeRoles: adminOnly,
-		siteOf: func(*store.User) string { return "" },
+		siteOf:  func(*store.User) string { return "" },
+		present: same[store.User],
 		meta: func(v *store.User) (*string, *time.Time, *time.Time) {
 			return &v.ID, &v.CreatedAt, &v.UpdatedAt
 		},

@@ -20,14 +20,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/attendant/attendant/api"
+	"github.com/attendant/attendant/internal/testenv"
+	"github.com/attendant/attendant/media"
+	"github.com/attendant/attendant/media/snapshot"
 	"github.com/attendant/attendant/objstore"
 	"github.com/attendant/attendant/store"
 	"github.com/attendant/attendant/web"
 )
 
+func TestMain(m *testing.M) { testenv.Main(m) }
+
 const adminPassword = "browser-admin-pw"
 
-func startServer(t *testing.T) (string, *store.DB) {
+func startServer(t *testing.T) (string, *store.DB, *api.Server) {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -38,11 +43,20 @@ func startServer(t *testing.T) (string, *store.DB) {
 	require.NoError(t, err)
 	_, err = api.EnsureAdmin(ctx, db, adminPassword, log)
 	require.NoError(t, err)
-	srv, err := api.New(api.Config{}, db, objects, log, prometheus.NewRegistry(), web.Handler())
+	cameras, err := media.NewManager(media.ManagerConfig{ICE: media.ICEConfig{IncludeLoopback: true}}, log)
+	require.NoError(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- cameras.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	snaps, err := snapshot.New(snapshot.Config{}, log)
+	require.NoError(t, err)
+	srv, err := api.New(api.Config{}, api.Deps{DB: db, Objects: objects, Cameras: cameras, Snapshots: snaps,
+		Log: log, Metrics: prometheus.NewRegistry(), Web: web.Handler()})
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return hs.URL, db
+	return hs.URL, db, srv
 }
 
 // browser starts headless Chromium with the flags that work on loopback
@@ -64,6 +78,9 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("lang", "en-US"),
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1366, 768),
 	}
@@ -77,7 +94,7 @@ func browser(t *testing.T) context.Context {
 // TestLoginLanguageAndCreateSite logs in through the page, switches the
 // language, creates a site through the admin form and sees it listed.
 func TestLoginLanguageAndCreateSite(t *testing.T) {
-	url, db := startServer(t)
+	url, db, _ := startServer(t)
 	ctx := browser(t)
 	const siteName = "北门停车场 North lot"
 
@@ -156,4 +173,42 @@ func TestLoginLanguageAndCreateSite(t *testing.T) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// login signs in through the login page.
+func login(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(url+"/#/login"),
+		chromedp.WaitVisible(chromedp.CSS("#login-username")),
+		chromedp.SendKeys(chromedp.CSS("#login-username"), "admin"),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), adminPassword),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="#/cameras"]`)),
+	))
+}
+
+// TestLiveCameraInConsole plays a real ffmpeg camera in the console page:
+// the browser's own getStats must count decoded frames.
+func TestLiveCameraInConsole(t *testing.T) {
+	url, db, srv := startServer(t)
+	cam := testenv.FFmpegCamera(t, testenv.CameraOptions{})
+	ctx := context.Background()
+	now := store.Now()
+	site := store.Site{ID: store.NewID(), Name: "A1004", Kind: store.SiteBox, CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, store.Insert(ctx, db.Q(), &site))
+	camera := store.Camera{ID: store.NewID(), SiteID: site.ID, Name: "Channel 1", URL: cam.URL(), Role: "channel",
+		Channel: 1, Transport: "tcp", Record: "events", Enabled: true, CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, store.Insert(ctx, db.Q(), &camera))
+	require.NoError(t, srv.LoadCameras(ctx))
+
+	bctx := browser(t)
+	login(t, bctx, url)
+	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(url+"/#/cameras/"+site.ID)))
+	frames, err := chromedp.Run(bctx, chromedp.Poll[int](
+		`(() => { const el = document.querySelector(".camera-tile[data-camera-id='`+camera.ID+`']");
+		  const n = el ? Number(el.dataset.framesDecoded || 0) : 0; return n >= 25 ? n : null })()`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	require.NoError(t, err, "the browser decoded no video")
+	require.GreaterOrEqual(t, frames, 25)
 }

@@ -66,6 +66,7 @@ type Camera struct {
 	DeviceID      OptionalID `db:"device_id" json:"device_id"`
 	Name          string     `db:"name" json:"name"`
 	URL           string     `db:"url" json:"url" doc:"RTSP URL without credentials"`
+	SubstreamURL  string     `db:"substream_url" json:"substream_url" doc:"Optional H264 sub-stream for browsers that cannot play the main stream"`
 	Username      string     `db:"username" json:"username"`
 	Password      string     `db:"password" json:"-"`
 	HasPassword   bool       `db:"-" json:"has_password" readOnly:"true"`

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,15 @@ type serveConfig struct {
 	SessionTTL    time.Duration
 	SecureCookies bool
 	ConfigFile    string
+
+	FFmpeg          string
+	Demo            bool
+	DemoRTSP        string
+	WebRTCPublicIPs string
+	WebRTCIfaces    string
+	WebRTCIPs       string
+	WebRTCLoopback  bool
+	WebRTCUDPPorts  string
 }
 
 func newServeFlags(cfg *serveConfig) *flag.FlagSet {
@@ -36,6 +46,14 @@ func newServeFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 12*time.Hour, "how long a browser login lasts")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set when served over HTTPS)")
 	fs.StringVar(&cfg.ConfigFile, "config", "", "optional YAML file with the same keys as these flags")
+	fs.StringVar(&cfg.FFmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary used to decode snapshots")
+	fs.BoolVar(&cfg.Demo, "demo", false, "start a built-in simulated camera and a demo site that shows it")
+	fs.StringVar(&cfg.DemoRTSP, "demo-rtsp", "127.0.0.1:8554", "listen address of the demo camera's RTSP server")
+	fs.StringVar(&cfg.WebRTCPublicIPs, "webrtc-public-ips", "", "comma-separated public IPs to announce in ICE (NAT 1:1)")
+	fs.StringVar(&cfg.WebRTCIfaces, "webrtc-interfaces", "", "comma-separated network interfaces to gather ICE candidates on (empty = all)")
+	fs.StringVar(&cfg.WebRTCIPs, "webrtc-ips", "", "comma-separated local IPs to gather ICE candidates on (empty = all)")
+	fs.BoolVar(&cfg.WebRTCLoopback, "webrtc-loopback", false, "also offer loopback ICE candidates (automatic when the machine has no other address)")
+	fs.StringVar(&cfg.WebRTCUDPPorts, "webrtc-udp-ports", "", "UDP port range for WebRTC media, e.g. 50000-50100 (empty = ephemeral)")
 	return fs
 }
 
@@ -99,10 +117,41 @@ func parseServeConfig(args []string, getenv func(string) string) (serveConfig, e
 	if err != nil {
 		return cfg, err
 	}
+	if _, _, err := parsePortRange(cfg.WebRTCUDPPorts); err != nil {
+		return cfg, fmt.Errorf("webrtc-udp-ports: %w", err)
+	}
 	switch cfg.LogFormat {
 	case "text", "json":
 	default:
 		return cfg, fmt.Errorf("log-format: want text or json, got %q", cfg.LogFormat)
 	}
 	return cfg, nil
+}
+
+// parsePortRange reads "MIN-MAX"; empty means 0, 0 (ephemeral).
+func parsePortRange(s string) (uint16, uint16, error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	lo, hi, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("want MIN-MAX, got %q", s)
+	}
+	min, err1 := strconv.ParseUint(strings.TrimSpace(lo), 10, 16)
+	max, err2 := strconv.ParseUint(strings.TrimSpace(hi), 10, 16)
+	if err1 != nil || err2 != nil || min == 0 || min > max {
+		return 0, 0, fmt.Errorf("want MIN-MAX with 0 < MIN <= MAX <= 65535, got %q", s)
+	}
+	return uint16(min), uint16(max), nil
+}
+
+// splitList reads a comma-separated flag.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

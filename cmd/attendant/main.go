@@ -22,6 +22,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/attendant/attendant/api"
+	"github.com/attendant/attendant/media"
+	"github.com/attendant/attendant/media/democam"
+	"github.com/attendant/attendant/media/snapshot"
 	"github.com/attendant/attendant/objstore"
 	"github.com/attendant/attendant/store"
 	"github.com/attendant/attendant/web"
@@ -149,14 +152,52 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "\n  First start: log in as admin with password %s\n  (shown only now; change it in the admin pages)\n\n", generated)
 	}
 
+	snapshots, err := snapshot.New(snapshot.Config{FFmpegPath: cfg.FFmpeg}, log.With("component", "snapshot"))
+	if err != nil {
+		return fmt.Errorf("snapshots: %w", err)
+	}
+	defer snapshots.Close()
+	lo, hi, _ := parsePortRange(cfg.WebRTCUDPPorts)
+	cameras, err := media.NewManager(media.ManagerConfig{ICE: media.ICEConfig{
+		NAT1To1IPs:      splitList(cfg.WebRTCPublicIPs),
+		Interfaces:      splitList(cfg.WebRTCIfaces),
+		IPs:             splitList(cfg.WebRTCIPs),
+		IncludeLoopback: cfg.WebRTCLoopback,
+		UDPPortMin:      lo,
+		UDPPortMax:      hi,
+	}, OnKeyframe: func(cameraID string, kf media.Keyframe) {
+		snapshots.Warm(cameraID, snapshot.Keyframe{Codec: kf.Codec, AnnexB: kf.AnnexB, Width: kf.Width, Height: kf.Height, Seq: kf.Seq})
+	}}, log.With("component", "media"))
+	if err != nil {
+		return fmt.Errorf("start camera hub: %w", err)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := api.New(api.Config{
 		Version:       ver,
 		SessionTTL:    cfg.SessionTTL,
 		SecureCookies: cfg.SecureCookies,
-	}, db, objects, log.With("component", "api"), reg, web.Handler())
+	}, api.Deps{
+		DB: db, Objects: objects, Cameras: cameras, Snapshots: snapshots,
+		Log: log.With("component", "api"), Metrics: reg, Web: web.Handler(),
+	})
 	if err != nil {
+		return err
+	}
+	reg.MustRegister(api.NewCameraCollector(cameras))
+
+	var demo *democam.Server
+	if cfg.Demo {
+		demo, err = democam.New(democam.Config{Addr: cfg.DemoRTSP}, log.With("component", "democam"))
+		if err != nil {
+			return fmt.Errorf("start demo camera on %s: %w", cfg.DemoRTSP, err)
+		}
+		if err := seedDemo(ctx, db, demo.URL(), log); err != nil {
+			return fmt.Errorf("create demo site: %w", err)
+		}
+	}
+	if err := srv.LoadCameras(ctx); err != nil {
 		return err
 	}
 
@@ -187,6 +228,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return httpServer.Shutdown(shutdownCtx)
 	})
 	g.Go(func() error { return sweepTokens(ctx, db, log) })
+	g.Go(func() error { return cameras.Run(ctx) })
+	if demo != nil {
+		g.Go(func() error { return demo.Run(ctx) })
+	}
 	return g.Wait()
 }
 

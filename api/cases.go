@@ -1,0 +1,189 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/store"
+)
+
+// caseView is a case with its evidence.
+type caseView struct {
+	store.Case
+	Evidence []store.Evidence `json:"evidence"`
+}
+
+type caseCreate struct {
+	Body struct {
+		SiteID        string `json:"site_id" minLength:"1" maxLength:"64"`
+		Kind          string `json:"kind,omitempty" enum:"call,event,chat,video,manual" default:"manual"`
+		Attribute     string `json:"attribute,omitempty" maxLength:"200" doc:"e.g. customer entered box"`
+		DeviceID      string `json:"device_id,omitempty" maxLength:"64"`
+		AccessPointID string `json:"access_point_id,omitempty" maxLength:"64"`
+	}
+}
+
+type caseList struct {
+	PageParams
+	SiteID string `query:"site_id" maxLength:"64"`
+	Kind   string `query:"kind" enum:"call,event,chat,video,manual"`
+	Status string `query:"status" enum:"pending,in_progress,closed"`
+}
+
+type snapshotCreate struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		CameraID string `json:"camera_id" minLength:"1" maxLength:"64"`
+		Role     string `json:"role" enum:"scene,id_document" doc:"What the snapshot shows: the scene, or an ID document"`
+		Fresh    bool   `json:"fresh,omitempty" doc:"Wait for the next keyframe"`
+	}
+}
+
+// caseRoles may open cases and add evidence; reviewers only read.
+var caseRoles = []string{store.RoleAgent, store.RoleSupervisor, store.RoleAdmin}
+
+func (s *Server) registerCases() {
+	op := s.operation(http.MethodPost, "/api/v1/cases", "create-case", "cases", "Open a case (manual entry, event, …)", caseRoles)
+	op.DefaultStatus = http.StatusCreated
+	op.MaxBodyBytes = maxAdminBody
+	huma.Register(s.api, op, func(ctx context.Context, in *caseCreate) (*itemOutput[caseView], error) {
+		b := in.Body
+		if !inScope(PrincipalFrom(ctx), b.SiteID) {
+			return nil, errBadRequest("site_id %q: no such site", b.SiteID)
+		}
+		now := store.Now()
+		c := store.Case{ID: store.NewID(), SiteID: b.SiteID, Kind: orDefault(b.Kind, store.CaseManual),
+			Status: store.CasePending, Attribute: b.Attribute, DeviceID: store.OptionalID(b.DeviceID),
+			AccessPointID: store.OptionalID(b.AccessPointID), StartedAt: now, CreatedAt: now, UpdatedAt: now}
+		err := s.db.InTx(ctx, func(q store.Q) error {
+			if err := requireSite(ctx, q, b.SiteID); err != nil {
+				return err
+			}
+			if err := requireAccessPoint(ctx, q, b.AccessPointID, b.SiteID); err != nil {
+				return err
+			}
+			if err := store.Insert(ctx, q, &c); err != nil {
+				return err
+			}
+			return s.audit(ctx, q, "case.create", "case", c.ID, c.SiteID, map[string]any{"kind": c.Kind})
+		})
+		if err != nil {
+			return nil, s.apiError("case", err)
+		}
+		return &itemOutput[caseView]{Body: caseView{Case: c, Evidence: []store.Evidence{}}}, nil
+	})
+
+	huma.Register(s.api, s.operation(http.MethodGet, "/api/v1/cases", "list-cases", "cases", "List cases, newest first", anyRole),
+		func(ctx context.Context, in *caseList) (*listOutput[store.Case], error) {
+			f := in.filter()
+			f.Desc = true
+			f.Eq = map[string]string{"site_id": in.SiteID, "kind": in.Kind, "status": in.Status}
+			if scope := siteScope(PrincipalFrom(ctx)); scope != nil {
+				f.In = map[string][]string{"site_id": scope}
+			}
+			items, next, err := store.List[store.Case](ctx, s.db.Q(), f)
+			if err != nil {
+				return nil, s.storeError("case", err)
+			}
+			out := &listOutput[store.Case]{Body: listBody[store.Case]{Items: items}}
+			if next != "" {
+				out.Body.Next = &next
+			}
+			return out, nil
+		})
+
+	huma.Register(s.api, s.operation(http.MethodGet, "/api/v1/cases/{id}", "get-case", "cases", "A case with its evidence", anyRole),
+		func(ctx context.Context, in *idInput) (*itemOutput[caseView], error) {
+			v, err := s.loadCase(ctx, s.db.Q(), in.ID)
+			if err != nil {
+				return nil, err
+			}
+			return &itemOutput[caseView]{Body: v}, nil
+		})
+
+	op = s.operation(http.MethodPost, "/api/v1/cases/{id}/snapshots", "case-snapshot", "cases",
+		"Take a camera snapshot as evidence on a case", caseRoles)
+	op.DefaultStatus = http.StatusCreated
+	op.MaxBodyBytes = maxAdminBody
+	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusServiceUnavailable)
+	huma.Register(s.api, op, s.caseSnapshot)
+}
+
+func (s *Server) loadCase(ctx context.Context, q store.Q, id string) (caseView, error) {
+	c, err := store.Get[store.Case](ctx, q, id)
+	if err != nil {
+		return caseView{}, s.apiError("case", err)
+	}
+	if !inScope(PrincipalFrom(ctx), c.SiteID) {
+		return caseView{}, errNotFound("case", id)
+	}
+	ev, _, err := store.List[store.Evidence](ctx, q, store.Filter{Eq: map[string]string{"case_id": id}, Limit: store.MaxPage})
+	if err != nil {
+		return caseView{}, s.storeError("evidence", err)
+	}
+	return caseView{Case: c, Evidence: ev}, nil
+}
+
+// EvidenceKey is where an evidence object lives: readable, partitioned by
+// site and day (docs/api.md).
+func EvidenceKey(siteID, caseID, kind string, start time.Time, ext string) string {
+	start = start.UTC()
+	return fmt.Sprintf("sites/%s/%04d/%02d/%02d/%s/%s-%s.%s", siteID, start.Year(), start.Month(), start.Day(),
+		caseID, kind, start.Format("20060102T150405.000Z"), ext)
+}
+
+func (s *Server) caseSnapshot(ctx context.Context, in *snapshotCreate) (*itemOutput[store.Evidence], error) {
+	c, err := s.loadCase(ctx, s.db.Q(), in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == store.CaseClosed {
+		return nil, newError(http.StatusConflict, "case is closed")
+	}
+	cam, err := s.visibleCamera(ctx, in.Body.CameraID)
+	if err != nil {
+		return nil, err
+	}
+	if cam.SiteID != c.SiteID {
+		return nil, errBadRequest("camera %q belongs to another site than the case", cam.ID)
+	}
+	jpeg, kf, err := s.snapshot(ctx, cam.ID, in.Body.Fresh)
+	if err != nil {
+		return nil, err
+	}
+	at := kf.At.UTC().Truncate(time.Microsecond)
+	if at.IsZero() {
+		at = store.Now()
+	}
+	p := PrincipalFrom(ctx)
+	kind := "snapshot-" + in.Body.Role
+	key := EvidenceKey(c.SiteID, c.ID, kind+"-"+cam.ID[len(cam.ID)-8:], at, "jpg")
+	info, err := s.objects.Put(ctx, key, bytes.NewReader(jpeg), int64(len(jpeg)), objstore.PutOptions{
+		ContentType: "image/jpeg",
+		Metadata:    map[string]string{"case": c.ID, "camera": cam.ID, "taken-by": p.User.ID},
+	})
+	if err != nil {
+		s.log.Error("store snapshot", "case", c.ID, "key", key, "err", err)
+		return nil, withCode(newError(http.StatusServiceUnavailable, "object store unavailable; the snapshot was not saved"), "store_unavailable")
+	}
+	ev := store.Evidence{ID: store.NewID(), CaseID: c.ID, Key: key, Kind: kind, MediaType: "image/jpeg",
+		CameraID: store.OptionalID(cam.ID), TakenBy: store.OptionalID(p.User.ID), Start: at, End: at,
+		Size: info.Size, SHA256: info.SHA256, CreatedAt: store.Now()}
+	err = s.db.InTx(ctx, func(q store.Q) error {
+		if err := store.Insert(ctx, q, &ev); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, "evidence.snapshot", "case", c.ID, c.SiteID,
+			map[string]any{"camera_id": cam.ID, "role": in.Body.Role, "key": key, "sha256": info.SHA256})
+	})
+	if err != nil {
+		return nil, s.storeError("evidence", err)
+	}
+	return &itemOutput[store.Evidence]{Body: ev}, nil
+}
