@@ -17,11 +17,11 @@ COPY --from=web /src/web/dist ./web/dist
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/attendant ./cmd/attendant
 
-# Runtime: small Debian with the tools the server calls (ffmpeg arrives
-# with the camera work), running as an unprivileged user.
+# Runtime: small Debian with the tools the server calls (ffmpeg decodes
+# snapshots), running as an unprivileged user.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates tzdata \
+ && apt-get install -y --no-install-recommends ca-certificates tzdata ffmpeg \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/attendant --create-home attendant
 COPY --from=build /out/attendant /usr/local/bin/attendant

@@ -4,6 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+ARGS ?= --demo
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 WEB_SRC := $(shell find web/src web/static web/scripts web/package.json web/tsconfig.json -type f 2>/dev/null)
 

@@ -72,6 +72,7 @@ export interface Camera extends Timestamps {
   device_id: string;
   name: string;
   url: string;
+  substream_url?: string;
   username: string;
   has_password: boolean;
   role: CameraRole;

@@ -210,6 +210,7 @@ export const camerasConfig: ResourceConfig<Camera> = {
     },
     { name: 'name', label: 'camera.name', type: 'text', required: true },
     { name: 'url', label: 'camera.url', type: 'url', required: true, wide: true, placeholder: 'rtsp://192.168.1.64:554/Streaming/Channels/101' },
+    { name: 'substream_url', label: 'camera.substreamUrl', type: 'url', wide: true, placeholder: 'rtsp://192.168.1.64:554/Streaming/Channels/102' },
     { name: 'username', label: 'camera.username', type: 'text' },
     { name: 'password', label: 'camera.password', type: 'password', secret: true, secretSetFlag: 'has_password' },
     { name: 'role', label: 'camera.role', type: 'select', required: true, default: 'environment', options: enumOptions('cameraRole', CAMERA_ROLES) },
