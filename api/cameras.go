@@ -138,9 +138,14 @@ func parseRTSP(field, raw string) (*url.URL, error) {
 // substreamID names a camera's sub-stream in the camera hub.
 func substreamID(cameraID string) string { return cameraID + ".sub" }
 
-func (s *Server) presentCamera(_ context.Context, v *store.Camera) cameraView {
+func (s *Server) presentCamera(ctx context.Context, v *store.Camera) cameraView {
 	v.HasPassword = v.Password != ""
 	view := cameraView{Camera: *v, HasSubstream: v.SubstreamURL != ""}
+	// Only admins manage camera credentials; others need not know even the
+	// user name.
+	if p := PrincipalFrom(ctx); p == nil || p.User.Role != store.RoleAdmin {
+		view.Username = ""
+	}
 	if st, ok := s.cameras.State(v.ID); ok {
 		view.CameraState = st
 	} else if !v.Enabled {

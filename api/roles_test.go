@@ -111,6 +111,7 @@ func TestSecretsNeverReturned(t *testing.T) {
 	require.Equal(t, "rtsp://127.0.0.1:8554/ch1", cam["url"], "credentials are moved out of the URL")
 	require.Equal(t, "viewer", cam["username"])
 	require.Equal(t, true, cam["has_password"])
+	require.Equal(t, "", f.agent.do("GET", "/api/v1/cameras/"+f.cameraA, nil).json(t)["username"], "only admins see camera credentials")
 }
 
 // TestSiteScoping: an agent of site A sees nothing of site B, and the ids
