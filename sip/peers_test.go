@@ -1,0 +1,229 @@
+package sip
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Tests against real SIP peers on loopback: sipp (package sip-tester) and
+// baresip (baresip-core). Without them the tests skip, unless CI is set.
+
+func needPeer(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not found and CI is set (scripts/test-deps.sh installs it)", name)
+		}
+		t.Skipf("%s not found; skipping (scripts/test-deps.sh installs it)", name)
+	}
+	return path
+}
+
+// freeUDPPort returns a port on 127.0.0.1 free for UDP and TCP a moment ago.
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	udp, tcp, err := listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer udp.Close()
+	defer tcp.Close()
+	return udp.LocalAddr().(*net.UDPAddr).Port
+}
+
+// sipp runs one scenario from testdata against server with the given
+// transport ("u1" or "t1") and returns the local port it used. sipp exits
+// non-zero when the scenario fails.
+func sipp(t *testing.T, scenario, server, transport string, args ...string) int {
+	t.Helper()
+	bin := needPeer(t, "sipp")
+	sf, err := filepath.Abs(filepath.Join("testdata", scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for attempt := 1; ; attempt++ {
+		port := freeUDPPort(t)
+		full := append([]string{
+			"-sf", sf, server, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", transport,
+			"-m", "1", "-timeout", "15s", "-timeout_error", "-nostdin",
+			"-trace_msg", "-message_file", filepath.Join(dir, "messages.log"),
+		}, args...)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, bin, full...).CombinedOutput()
+		cancel()
+		if err == nil {
+			return port
+		}
+		if attempt < 3 && strings.Contains(string(out), "in use") {
+			continue // someone took the port in between
+		}
+		msgs, _ := os.ReadFile(filepath.Join(dir, "messages.log"))
+		t.Fatalf("sipp %s (%s) failed: %v\nargs: %q\n--- messages:\n%s\n--- output (tail):\n%s",
+			scenario, transport, err, full, msgs, tail(string(out), 3000))
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func sippTransports(t *testing.T, f func(t *testing.T, transport string)) {
+	for _, tr := range []string{"u1", "t1"} {
+		name := map[string]string{"u1": "udp", "t1": "tcp"}[tr]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, tr)
+		})
+	}
+}
+
+func TestSippRegister(t *testing.T) {
+	sippTransports(t, func(t *testing.T, tr string) {
+		ts := startServer(t, Config{}, robot(1))
+		port := sipp(t, "reg.xml", ts.udp, tr, "-s", "robot1", "-au", "robot1", "-ap", testPassword)
+		b, ok := ts.Binding("dev-1")
+		if !ok || !b.Registered || b.UserAgent != "sipp-robot" || hostOf(b.Source) != "127.0.0.1" {
+			t.Fatalf("binding after sipp: %+v", b)
+		}
+		if tr == "u1" && b.Source != "127.0.0.1:"+strconv.Itoa(port) {
+			t.Fatalf("source %s, want sipp's port %d", b.Source, port)
+		}
+		if left := time.Until(b.Expires); left < 100*time.Second || left > 121*time.Second {
+			t.Fatalf("expires in %v, want 120 s", left)
+		}
+	})
+}
+
+func TestSippWrongPassword(t *testing.T) {
+	sippTransports(t, func(t *testing.T, tr string) {
+		ts := startServer(t, Config{}, robot(1))
+		sipp(t, "reg_wrong.xml", ts.udp, tr, "-s", "robot1", "-au", "robot1", "-ap", "not-the-password")
+		if b, _ := ts.Binding("dev-1"); b.Registered {
+			t.Fatalf("registered with a wrong password: %+v", b)
+		}
+	})
+}
+
+func TestSippOptions(t *testing.T) {
+	sippTransports(t, func(t *testing.T, tr string) {
+		ts := startServer(t, Config{})
+		sipp(t, "options.xml", ts.udp, tr)
+	})
+}
+
+func TestSippInviteUnregistered(t *testing.T) {
+	sippTransports(t, func(t *testing.T, tr string) {
+		ts := startServer(t, Config{}, robot(1))
+		sipp(t, "invite_unregistered.xml", ts.udp, tr, "-s", "intruder") // unknown user
+		sipp(t, "invite_unregistered.xml", ts.udp, tr, "-s", "robot1")   // known, not registered
+	})
+}
+
+func TestSippRegisteredRobot(t *testing.T) {
+	sippTransports(t, func(t *testing.T, tr string) {
+		ts := startServer(t, Config{}, robot(1))
+		sipp(t, "robot.xml", ts.udp, tr, "-s", "robot1", "-au", "robot1", "-ap", testPassword)
+		b, ok := ts.Binding("dev-1")
+		if !ok || b.Registered || b.UserAgent != "sipp-robot" {
+			t.Fatalf("binding after register + unregister: %+v", b)
+		}
+		logs := ts.logs.String()
+		for _, want := range []string{"sip device registered", "calls not implemented yet", "sip message from device", "sip device unregistered"} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("log lacks %q", want)
+			}
+		}
+	})
+}
+
+// TestBaresip registers baresip as a robot with digest auth, then stops it
+// and expects it to unregister.
+func TestBaresip(t *testing.T) {
+	bin := needPeer(t, "baresip")
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			ts := startServer(t, Config{}, robot(1))
+			dir := t.TempDir()
+			port := freeUDPPort(t)
+			config := strings.Join([]string{
+				"poll_method epoll",
+				"sip_listen 127.0.0.1:" + strconv.Itoa(port),
+				"module_path /usr/lib/baresip/modules",
+				// without it baresip finds no address in a loopback-only network
+				// namespace and fails with "Protocol not supported"
+				"net_interface 127.0.0.1",
+				"audio_source ausine,440",
+				"audio_player aubridge,nil",
+				"ausrc_srate 48000", "auplay_srate 48000", "ausrc_channels 2", "auplay_channels 2",
+				"module g711.so", "module ausine.so", "module aubridge.so",
+				"module_app account.so", "module_app menu.so",
+				"",
+			}, "\n")
+			account := fmt.Sprintf("<sip:robot1@%s;transport=%s>;auth_pass=%s;regint=60\n", ts.udp, transport, testPassword)
+			for name, body := range map[string]string{"config": config, "accounts": account, "contacts": ""} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			logPath := filepath.Join(dir, "baresip.log")
+			logf, err := os.Create(logPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer logf.Close()
+			cmd := exec.Command(bin, "-f", dir, "-t", "20")
+			cmd.Stdout, cmd.Stderr = logf, logf
+			if err := cmd.Start(); err != nil {
+				t.Fatalf("start baresip: %v", err)
+			}
+			exited := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(exited) }()
+			t.Cleanup(func() {
+				_ = cmd.Process.Kill()
+				<-exited
+				if t.Failed() {
+					out, _ := os.ReadFile(logPath)
+					t.Logf("baresip output:\n%s", tail(string(out), 4000))
+				}
+			})
+
+			waitFor(t, 10*time.Second, "baresip registered", func() bool {
+				b, _ := ts.Binding("dev-1")
+				return b.Registered
+			})
+			b, _ := ts.Binding("dev-1")
+			if !strings.Contains(strings.ToLower(b.UserAgent), "baresip") || !strings.EqualFold(b.Transport, transport) ||
+				hostOf(b.Source) != "127.0.0.1" || !strings.Contains(b.Contact, "@127.0.0.1:") {
+				t.Fatalf("binding: %+v", b)
+			}
+			if left := time.Until(b.Expires); left < 50*time.Second || left > 61*time.Second {
+				t.Fatalf("expires in %v, want regint 60 s", left)
+			}
+
+			// a clean stop unregisters
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			waitFor(t, 10*time.Second, "baresip unregistered", func() bool {
+				b, _ := ts.Binding("dev-1")
+				return !b.Registered
+			})
+			if !strings.Contains(ts.logs.String(), "sip device unregistered") {
+				t.Fatal("binding ended without an unregistration")
+			}
+		})
+	}
+}

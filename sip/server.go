@@ -1,0 +1,375 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"golang.org/x/sync/errgroup"
+)
+
+const (
+	allowMethods  = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REGISTER"
+	acceptTypes   = "application/sdp, application/json, text/plain"
+	supportedExts = "" // none yet; RFC 4028 "timer" comes with calls
+)
+
+// Server is the SIP listener and registrar. Create it with NewServer and
+// serve with Run.
+type Server struct {
+	cfg     Config
+	dir     Directory
+	log     *slog.Logger
+	now     func() time.Time
+	nonces  *nonces
+	limiter *failLimiter
+	reg     *registry
+
+	ua  *sipgo.UserAgent
+	srv *sipgo.Server
+	udp net.PacketConn
+	tcp *limitListener
+	// host and port bound, for our Contact
+	host, port string
+
+	// ctx is what handlers work under; it ends with Run's context or Close.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	started   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	// inflight counts running handlers so that Run returns only after the
+	// last one; gate stops new ones from starting once Run is stopping.
+	gate     sync.RWMutex
+	stopping bool
+	inflight sync.WaitGroup
+}
+
+// NewServer binds UDP and TCP on cfg.Addr and returns a server ready to
+// Run. Run releases the sockets when it returns; call Close instead if the
+// server will not run.
+func NewServer(cfg Config, dir Directory, log *slog.Logger) (*Server, error) {
+	s, err := newCore(cfg, dir, log)
+	if err != nil {
+		return nil, err
+	}
+	lib := newLibLogger(s.log)
+	s.ua, err = sipgo.NewUA(
+		sipgo.WithUserAgent(s.cfg.UserAgent),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(lib)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(lib)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("new sip user agent: %w", err)
+	}
+	s.srv, err = sipgo.NewServer(s.ua, sipgo.WithServerLogger(lib))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("new sip server: %w", err), s.ua.Close())
+	}
+	s.srv.OnRegister(s.handle(s.handleRegister))
+	s.srv.OnOptions(s.handle(s.handleOptions))
+	s.srv.OnInvite(s.handle(s.handleInvite))
+	s.srv.OnMessage(s.handle(s.handleMessage))
+	s.srv.OnAck(func(*sip.Request, sip.ServerTransaction) {}) // stray ACKs need no answer
+	s.srv.OnBye(s.handle(s.handleNoDialog))
+	s.srv.OnCancel(s.handle(s.handleNoDialog))
+	s.srv.OnNoRoute(s.handle(s.handleUnknown))
+
+	udp, tcp, err := listen(s.cfg.Addr)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("new sip server: %w", err), s.ua.Close())
+	}
+	s.udp = udp
+	s.tcp = newLimitListener(tcp, s.cfg.TCPIdleTimeout, s.cfg.MaxTCPConns, s.cfg.MaxTCPConnsPerIP, s.log)
+	s.host, s.port, _ = net.SplitHostPort(tcp.Addr().String())
+	return s, nil
+}
+
+// newCore builds what the request handlers need, without sockets.
+func newCore(cfg Config, dir Directory, log *slog.Logger) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if dir == nil {
+		return nil, fmt.Errorf("%w: nil directory", ErrBadConfig)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n, err := newNonces(cfg.NonceKey, cfg.NonceTTL)
+	if err != nil {
+		return nil, fmt.Errorf("new sip server: %w", err)
+	}
+	s := &Server{
+		cfg: cfg, dir: dir, log: log.With("component", "sip"), now: time.Now, nonces: n,
+		limiter: newFailLimiter(cfg.FailLimit, cfg.FailWindow),
+		reg:     newRegistry(),
+	}
+	// handlers work under s.ctx; Run and Close end it
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Addr returns the bound UDP and TCP addresses (same port).
+func (s *Server) Addr() (udp, tcp net.Addr) {
+	return s.udp.LocalAddr(), s.tcp.Addr()
+}
+
+// Binding returns the device's registration as last seen; Registered is
+// false once it expired or the device unregistered. ok is false for a
+// device that never registered since the server started.
+func (s *Server) Binding(deviceID string) (Binding, bool) {
+	return s.reg.get(deviceID, s.now())
+}
+
+// Bindings returns every device's registration, by device id.
+func (s *Server) Bindings() []Binding {
+	return s.reg.all(s.now())
+}
+
+// Run serves UDP and TCP until ctx ends (then it returns nil) or a listener
+// fails. It waits for running handlers and closes the sockets and every
+// TCP connection before it returns.
+func (s *Server) Run(ctx context.Context) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return ErrRunTwice
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopOnClose := context.AfterFunc(s.ctx, cancel)
+	defer stopOnClose()
+
+	s.log.Info("sip listening", "udp", s.udp.LocalAddr().String(), "tcp", s.tcp.Addr().String(),
+		"realm", s.cfg.Realm)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		// sipgo returns nil both when the socket closes and on a read error
+		err := s.srv.ServeUDP(s.udp)
+		switch {
+		case err != nil:
+			return fmt.Errorf("serve sip udp: %w", err)
+		case gctx.Err() == nil && s.ctx.Err() == nil: // not stopped by Run or Close
+			return errors.New("serve sip udp: socket read failed")
+		}
+		return nil
+	})
+	g.Go(func() error {
+		err := s.srv.ServeTCP(s.tcp)
+		if gctx.Err() == nil && s.ctx.Err() == nil {
+			return fmt.Errorf("serve sip tcp: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		t := time.NewTicker(max(s.cfg.FailWindow, time.Second))
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case now := <-t.C:
+				s.limiter.sweep(now)
+			}
+		}
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		s.cancel() // lookups in flight give up
+		return s.closeListeners()
+	})
+	err := g.Wait()
+
+	s.gate.Lock()
+	s.stopping = true
+	s.gate.Unlock()
+	s.inflight.Wait()
+	err = errors.Join(err, s.ua.Close())
+	s.tcp.closeConns()
+	s.log.Info("sip stopped")
+	if err != nil {
+		return fmt.Errorf("sip server: %w", err)
+	}
+	return nil
+}
+
+// Close releases the sockets of a server that is not going to Run, or
+// stops a running one (Run then returns nil).
+func (s *Server) Close() error {
+	s.cancel() // first: a running Run then takes the closed sockets for a stop
+	if s.started.Load() {
+		return nil // Run closes everything
+	}
+	return errors.Join(s.closeListeners(), s.ua.Close())
+}
+
+func (s *Server) closeListeners() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if err := s.udp.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close sip udp: %w", err))
+		}
+		if err := s.tcp.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close sip tcp: %w", err))
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// handle wraps a request handler: no new handlers once Run is stopping, a
+// panic answers 500 instead of taking the process down, and unsupported
+// required extensions get 420.
+func (s *Server) handle(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		s.gate.RLock()
+		if s.stopping {
+			s.gate.RUnlock()
+			return
+		}
+		s.inflight.Add(1)
+		s.gate.RUnlock()
+		defer s.inflight.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("sip handler panicked", append(logAttrs(req), "panic", r, "stack", string(debug.Stack()))...)
+				s.respond(req, tx, 500, "Server Internal Error")
+			}
+		}()
+		if req.Method != sip.CANCEL {
+			if h := req.GetHeader("Require"); h != nil {
+				// we support no extension yet: refuse them all (RFC 3261 section 8.2.2.3)
+				s.respond(req, tx, 420, "Bad Extension", sip.NewHeader("Unsupported", clip(h.Value(), 256)))
+				return
+			}
+		}
+		h(req, tx)
+	}
+}
+
+// handleOptions answers capability queries and keep-alive pings from
+// anyone.
+func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, 200, "OK",
+		sip.NewHeader("Allow", allowMethods),
+		sip.NewHeader("Accept", acceptTypes),
+		sip.NewHeader("Supported", supportedExts),
+		sip.NewHeader("Contact", s.contact(req)),
+	)
+}
+
+// handleInvite refuses calls from anyone but a registered device; calls
+// from registered devices are not implemented yet.
+func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
+	b, ok := s.registeredCaller(req)
+	if !ok {
+		// Debug: SIP scanners send these by the thousand
+		s.log.Debug("sip call refused: caller not registered", logAttrs(req)...)
+		s.respond(req, tx, 403, "Forbidden")
+		// no retransmissions of the 403 until an ACK: over UDP a spoofed
+		// source would get about ten of them for one INVITE. A caller that
+		// lost the 403 retransmits its INVITE and gets a new one.
+		tx.Terminate()
+		return
+	}
+	s.log.Info("sip call from device refused: calls not implemented yet",
+		append(logAttrs(req), "device", b.DeviceID)...)
+	s.respond(req, tx, 480, "Temporarily Unavailable")
+}
+
+// handleMessage accepts SIP MESSAGE from registered devices; routing the
+// body is for a later version.
+func (s *Server) handleMessage(req *sip.Request, tx sip.ServerTransaction) {
+	b, ok := s.registeredCaller(req)
+	if !ok {
+		s.log.Debug("sip message refused: sender not registered", logAttrs(req)...)
+		s.respond(req, tx, 403, "Forbidden")
+		return
+	}
+	ct := ""
+	if h := req.ContentType(); h != nil {
+		ct = clip(h.Value(), 128)
+	}
+	s.log.Info("sip message from device", append(logAttrs(req),
+		"device", b.DeviceID, "content_type", ct, "bytes", len(req.Body()))...)
+	s.respond(req, tx, 200, "OK")
+}
+
+func (s *Server) handleNoDialog(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+}
+
+func (s *Server) handleUnknown(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowMethods))
+}
+
+// registeredCaller returns the binding of the device a request is from:
+// its From user must be registered now, and the request must come from the
+// IP the device registered from (symmetric signalling; the port may differ
+// over TCP, where every connection has a new one).
+func (s *Server) registeredCaller(req *sip.Request) (Binding, bool) {
+	from := req.From()
+	if from == nil || from.Address.User == "" {
+		return Binding{}, false
+	}
+	b, ok := s.reg.byUsername(from.Address.User, s.now())
+	if !ok || !b.Registered || hostOf(b.Source) != hostOf(req.Source()) {
+		return Binding{}, false
+	}
+	return b, true
+}
+
+// contact is our Contact URI for a response to req: the public address
+// when configured, else the listener's (or, on a wildcard listener, the
+// host the request was sent to).
+func (s *Server) contact(req *sip.Request) string {
+	host, port := s.host, s.port
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		// the address the peer reached us at; sipgo keeps an IPv6 host's brackets
+		if h := strings.Trim(req.Recipient.Host, "[]"); h != "" && !strings.ContainsAny(h, badHostChars+"[]") {
+			host = h
+		}
+	}
+	if s.cfg.PublicAddr != "" {
+		h, p, _ := splitHostPortDefault(s.cfg.PublicAddr) // checked by withDefaults
+		host = h
+		if p != 0 {
+			port = strconv.Itoa(p)
+		}
+	}
+	uri := "sip:" + net.JoinHostPort(host, port)
+	if t := strings.ToLower(req.Transport()); t != "udp" {
+		uri += ";transport=" + t
+	}
+	return "<" + uri + ">"
+}
+
+// respond sends a final response built from req with our Server header and
+// the received parameter RFC 3261 section 18.2.1 asks for.
+func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if via := res.Via(); via != nil {
+		if src := hostOf(req.Source()); !via.Params.Has("received") && via.Host != src {
+			via.Params.Add("received", src)
+		}
+	}
+	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("sip respond failed", append(logAttrs(req), "code", code, "error", err)...)
+	}
+}
