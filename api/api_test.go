@@ -20,6 +20,7 @@ import (
 	"github.com/attendant/attendant/media"
 	"github.com/attendant/attendant/media/snapshot"
 	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/sip"
 	"github.com/attendant/attendant/store"
 )
 
@@ -33,6 +34,7 @@ type env struct {
 	url     string
 	db      *store.DB
 	objects objstore.Store
+	sip     *sip.Server
 }
 
 type envOption func(*api.Config)
@@ -63,13 +65,14 @@ func newEnv(t *testing.T, dbURL string, opts ...envOption) *env {
 	t.Cleanup(func() { cancel(); <-done })
 	snaps, err := snapshot.New(snapshot.Config{}, log)
 	require.NoError(t, err)
-	srv, err := api.New(cfg, api.Deps{DB: db, Objects: objects, Cameras: cameras, Snapshots: snaps,
+	sipSrv := startSIP(t, db, log)
+	srv, err := api.New(cfg, api.Deps{DB: db, Objects: objects, Cameras: cameras, Snapshots: snaps, Registrations: sipSrv,
 		Log: log, Metrics: prometheus.NewRegistry()})
 	require.NoError(t, err)
 	require.NoError(t, srv.LoadCameras(ctx))
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &env{t: t, url: hs.URL, db: db, objects: objects}
+	return &env{t: t, url: hs.URL, db: db, objects: objects, sip: sipSrv}
 }
 
 type testWriter struct{ t *testing.T }
@@ -181,4 +184,16 @@ func newFixture(t *testing.T, dbURL string) *fixture {
 	f.supervisor = e.login("supervisor1", "supervisor-password")
 	f.reviewer = e.login("reviewer1", "reviewer-password")
 	return f
+}
+
+// startSIP runs a real SIP registrar on loopback for the server under test.
+func startSIP(t *testing.T, db *store.DB, log *slog.Logger) *sip.Server {
+	t.Helper()
+	srv, err := sip.NewServer(sip.Config{Addr: "127.0.0.1:0"}, api.SIPDirectory(db), log)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return srv
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/attendant/attendant/sip"
 	"github.com/attendant/attendant/store"
 )
 
@@ -58,15 +59,12 @@ func (s *Server) registerAccessPoints() {
 }
 
 func (s *Server) registerDevices() {
-	register(s, resource[store.Device, deviceInput, store.Device]{
+	register(s, resource[store.Device, deviceInput, deviceView]{
 		name: "device", path: "/api/v1/devices", tag: "devices",
 		readRoles: anyRole, writeRoles: adminOnly,
 		scopeColumn: "site_id",
 		siteOf:      func(v *store.Device) string { return v.SiteID },
-		present: func(_ context.Context, v *store.Device) store.Device {
-			v.HasSIPPassword = v.SIPPassword != ""
-			return *v
-		},
+		present:     s.presentDevice,
 		meta: func(v *store.Device) (*string, *time.Time, *time.Time) {
 			return &v.ID, &v.CreatedAt, &v.UpdatedAt
 		},
@@ -124,4 +122,56 @@ func requireAccessPoint(ctx context.Context, q store.Q, id, siteID string) error
 		return errBadRequest("access_point_id %q belongs to another site", id)
 	}
 	return nil
+}
+
+// Registrations reports devices' SIP registrations (sip.Server).
+type Registrations interface {
+	Binding(deviceID string) (sip.Binding, bool)
+}
+
+// registrationView is a device's SIP registration as the API shows it.
+type registrationView struct {
+	Registered bool       `json:"registered"`
+	Contact    string     `json:"contact,omitempty"`
+	Source     string     `json:"source,omitempty" doc:"Address the REGISTER came from"`
+	Transport  string     `json:"transport,omitempty"`
+	UserAgent  string     `json:"user_agent,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	LastSeen   *time.Time `json:"last_seen,omitempty"`
+}
+
+// deviceView is a device with its current registration.
+type deviceView struct {
+	store.Device
+	Registration registrationView `json:"registration"`
+}
+
+func (s *Server) presentDevice(_ context.Context, v *store.Device) deviceView {
+	v.HasSIPPassword = v.SIPPassword != ""
+	view := deviceView{Device: *v}
+	if b, ok := s.registrations.Binding(v.ID); ok {
+		view.Registration = registrationView{Registered: b.Registered, Contact: b.Contact, Source: b.Source,
+			Transport: b.Transport, UserAgent: b.UserAgent}
+		if !b.Expires.IsZero() {
+			view.Registration.ExpiresAt = &b.Expires
+		}
+		if !b.LastSeen.IsZero() {
+			view.Registration.LastSeen = &b.LastSeen
+		}
+	}
+	return view
+}
+
+// SIPDirectory lets the SIP registrar find devices in the database.
+func SIPDirectory(db *store.DB) sip.Directory {
+	return sip.DirectoryFunc(func(ctx context.Context, username string) (sip.Device, error) {
+		d, err := store.DeviceBySIPUsername(ctx, db.Q(), username)
+		if store.IsNotFound(err) {
+			return sip.Device{}, sip.ErrUnknownDevice
+		}
+		if err != nil {
+			return sip.Device{}, err
+		}
+		return sip.Device{ID: d.ID, SiteID: d.SiteID, Username: d.SIPUsername, Password: d.SIPPassword, Enabled: d.Enabled}, nil
+	})
 }

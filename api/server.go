@@ -64,7 +64,9 @@ type Deps struct {
 	Objects   ObjectStore
 	Cameras   CameraHub
 	Snapshots Snapshotter
-	Log       *slog.Logger
+	// Registrations shows devices' SIP registrations.
+	Registrations Registrations
+	Log           *slog.Logger
 	// Metrics receives the API's metrics and is served at /metrics.
 	Metrics *prometheus.Registry
 	// Web, when not nil, serves every path the API does not.
@@ -73,15 +75,16 @@ type Deps struct {
 
 // Server serves the API. Build it with New.
 type Server struct {
-	cfg       Config
-	db        *store.DB
-	objects   ObjectStore
-	cameras   CameraHub
-	snapshots Snapshotter
-	log       *slog.Logger
-	limiter   *auth.Limiter
-	mux       *http.ServeMux
-	api       huma.API
+	cfg           Config
+	db            *store.DB
+	objects       ObjectStore
+	cameras       CameraHub
+	snapshots     Snapshotter
+	registrations Registrations
+	log           *slog.Logger
+	limiter       *auth.Limiter
+	mux           *http.ServeMux
+	api           huma.API
 
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
@@ -91,19 +94,20 @@ type Server struct {
 func New(cfg Config, d Deps) (*Server, error) {
 	cfg.defaults()
 	useErrorModel()
-	if d.DB == nil || d.Objects == nil || d.Cameras == nil || d.Snapshots == nil || d.Log == nil || d.Metrics == nil {
+	if d.DB == nil || d.Objects == nil || d.Cameras == nil || d.Snapshots == nil || d.Registrations == nil || d.Log == nil || d.Metrics == nil {
 		return nil, errors.New("api: every dependency but Web is required")
 	}
 	reg, web := d.Metrics, d.Web
 	s := &Server{
-		cfg:       cfg,
-		db:        d.DB,
-		objects:   d.Objects,
-		cameras:   d.Cameras,
-		snapshots: d.Snapshots,
-		log:       d.Log,
-		limiter:   auth.NewLimiter(cfg.LoginEvery, cfg.LoginBurst),
-		mux:       http.NewServeMux(),
+		cfg:           cfg,
+		db:            d.DB,
+		objects:       d.Objects,
+		cameras:       d.Cameras,
+		snapshots:     d.Snapshots,
+		registrations: d.Registrations,
+		log:           d.Log,
+		limiter:       auth.NewLimiter(cfg.LoginEvery, cfg.LoginBurst),
+		mux:           http.NewServeMux(),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "attendant_http_requests_total", Help: "HTTP requests by route and status.",
 		}, []string{"route", "method", "code"}),

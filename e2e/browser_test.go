@@ -24,6 +24,7 @@ import (
 	"github.com/attendant/attendant/media"
 	"github.com/attendant/attendant/media/snapshot"
 	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/sip"
 	"github.com/attendant/attendant/store"
 	"github.com/attendant/attendant/web"
 )
@@ -51,7 +52,8 @@ func startServer(t *testing.T) (string, *store.DB, *api.Server) {
 	t.Cleanup(func() { cancel(); <-done })
 	snaps, err := snapshot.New(snapshot.Config{}, log)
 	require.NoError(t, err)
-	srv, err := api.New(api.Config{}, api.Deps{DB: db, Objects: objects, Cameras: cameras, Snapshots: snaps,
+	sipSrv := startSIP(t, db, log)
+	srv, err := api.New(api.Config{}, api.Deps{DB: db, Objects: objects, Cameras: cameras, Snapshots: snaps, Registrations: sipSrv,
 		Log: log, Metrics: prometheus.NewRegistry(), Web: web.Handler()})
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv.Handler())
@@ -211,4 +213,16 @@ func TestLiveCameraInConsole(t *testing.T) {
 		chromedp.WithPollingTimeout(30*time.Second)))
 	require.NoError(t, err, "the browser decoded no video")
 	require.GreaterOrEqual(t, frames, 25)
+}
+
+// startSIP runs a real SIP registrar on loopback for the server under test.
+func startSIP(t *testing.T, db *store.DB, log *slog.Logger) *sip.Server {
+	t.Helper()
+	srv, err := sip.NewServer(sip.Config{Addr: "127.0.0.1:0"}, api.SIPDirectory(db), log)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return srv
 }

@@ -81,3 +81,14 @@ func DeleteUserTokens(ctx context.Context, q Q, userID, kind string) error {
 	}
 	return nil
 }
+
+// DeviceBySIPUsername reads the device that authenticates as username.
+func DeviceBySIPUsername(ctx context.Context, q Q, username string) (Device, error) {
+	_, cols := columnsOf[Device]()
+	var d Device
+	stmt := q.Rebind("SELECT " + strings.Join(cols, ", ") + " FROM devices WHERE sip_username = ?")
+	if err := sqlx.GetContext(ctx, q, &d, stmt, username); err != nil {
+		return d, fmt.Errorf("get device by SIP user %q: %w", username, mapError(err))
+	}
+	return d, nil
+}

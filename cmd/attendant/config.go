@@ -25,6 +25,8 @@ type serveConfig struct {
 	SecureCookies bool
 	ConfigFile    string
 
+	SIP             string
+	SIPPublicAddr   string
 	FFmpeg          string
 	Demo            bool
 	DemoRTSP        string
@@ -46,6 +48,8 @@ func newServeFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 12*time.Hour, "how long a browser login lasts")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set when served over HTTPS)")
 	fs.StringVar(&cfg.ConfigFile, "config", "", "optional YAML file with the same keys as these flags")
+	fs.StringVar(&cfg.SIP, "sip", ":5060", "SIP listen address, UDP and TCP (robots register and call here)")
+	fs.StringVar(&cfg.SIPPublicAddr, "sip-public-addr", "", "host[:port] announced in SIP Contact headers behind NAT (empty = the listener's)")
 	fs.StringVar(&cfg.FFmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary used to decode snapshots")
 	fs.BoolVar(&cfg.Demo, "demo", false, "start a built-in simulated camera and a demo site that shows it")
 	fs.StringVar(&cfg.DemoRTSP, "demo-rtsp", "127.0.0.1:8554", "listen address of the demo camera's RTSP server")

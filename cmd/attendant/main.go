@@ -26,6 +26,7 @@ import (
 	"github.com/attendant/attendant/media/democam"
 	"github.com/attendant/attendant/media/snapshot"
 	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/sip"
 	"github.com/attendant/attendant/store"
 	"github.com/attendant/attendant/web"
 )
@@ -172,6 +173,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return fmt.Errorf("start camera hub: %w", err)
 	}
 
+	sipServer, err := sip.NewServer(sip.Config{Addr: cfg.SIP, PublicAddr: cfg.SIPPublicAddr, UserAgent: "attendant/" + ver},
+		api.SIPDirectory(db), log.With("component", "sip"))
+	if err != nil {
+		return fmt.Errorf("start SIP on %s: %w", cfg.SIP, err)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := api.New(api.Config{
@@ -179,7 +186,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		SessionTTL:    cfg.SessionTTL,
 		SecureCookies: cfg.SecureCookies,
 	}, api.Deps{
-		DB: db, Objects: objects, Cameras: cameras, Snapshots: snapshots,
+		DB: db, Objects: objects, Cameras: cameras, Snapshots: snapshots, Registrations: sipServer,
 		Log: log.With("component", "api"), Metrics: reg, Web: web.Handler(),
 	})
 	if err != nil {
@@ -229,6 +236,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	})
 	g.Go(func() error { return sweepTokens(ctx, db, log) })
 	g.Go(func() error { return cameras.Run(ctx) })
+	g.Go(func() error { return sipServer.Run(ctx) })
 	if demo != nil {
 		g.Go(func() error { return demo.Run(ctx) })
 	}

@@ -78,7 +78,7 @@ func startServer(t *testing.T, env []string, args ...string) *server {
 	require.NoError(t, err)
 	addr := freeAddr(t)
 	s := &server{url: "http://" + addr, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(bin, append([]string{"serve", "--http", addr}, args...)...)
+	s.cmd = exec.Command(bin, append([]string{"serve", "--http", addr, "--sip", "127.0.0.1:0"}, args...)...)
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stderr = s.stderr
 	require.NoError(t, s.cmd.Start())
