@@ -466,15 +466,19 @@ func (s *S3) PresignGet(ctx context.Context, key string, expiry time.Duration) (
 	return u.String(), nil
 }
 
-// AbortStaleUploads aborts the bucket's incomplete multipart uploads that
-// began more than olderThan ago, and returns how many it aborted. minio-go
-// aborts a failed upload itself, but cannot while the server is
-// unreachable, and a crash of this process leaves its uploads behind; their
-// parts take space until aborted. Run it now and then (say, daily with
-// olderThan = 24h).
+// AbortStaleUploads aborts the bucket's incomplete multipart uploads
+// started more than olderThan ago.
 func (s *S3) AbortStaleUploads(ctx context.Context, olderThan time.Duration) (int, error) {
+	return s.AbortIncompleteUploads(ctx, "", olderThan)
+}
+
+// AbortIncompleteUploads aborts incomplete multipart uploads under prefix
+// started more than olderThan ago. After a restart MinIO lists a bucket's
+// incomplete uploads only by key prefix, so callers that know the keys an
+// outage broke pass them here.
+func (s *S3) AbortIncompleteUploads(ctx context.Context, prefix string, olderThan time.Duration) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	ch := s.client.ListIncompleteUploads(ctx, s.bucket, "", true)
+	ch := s.client.ListIncompleteUploads(ctx, s.bucket, prefix, true)
 	defer func() {
 		// minio-go's lister may block sending an error: release and drain it
 		cancel()
@@ -485,16 +489,16 @@ func (s *S3) AbortStaleUploads(ctx context.Context, olderThan time.Duration) (in
 	n := 0
 	for up := range ch {
 		if up.Err != nil {
-			return n, fmt.Errorf("abort stale uploads: %w", s.mapErr(up.Err))
+			return n, fmt.Errorf("abort incomplete uploads under %q: %w", prefix, s.mapErr(up.Err))
 		}
 		if up.Initiated.After(cutoff) {
 			continue
 		}
 		if err := s.core.AbortMultipartUpload(ctx, s.bucket, up.Key, up.UploadID); err != nil {
-			return n, fmt.Errorf("abort stale upload of %s: %w", up.Key, s.mapErr(err))
+			return n, fmt.Errorf("abort incomplete upload of %s: %w", up.Key, s.mapErr(err))
 		}
 		n++
-		s.log.Info("aborted stale multipart upload", "key", up.Key, "initiated", up.Initiated)
+		s.log.Info("aborted incomplete multipart upload", "key", up.Key, "initiated", up.Initiated)
 	}
 	return n, nil
 }

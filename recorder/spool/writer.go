@@ -1,0 +1,144 @@
+package spool
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/attendant/attendant/objstore"
+)
+
+// writeBuffer batches small writes (one fMP4 fragment at a time) into
+// fewer system calls.
+const writeBuffer = 64 << 10
+
+// Writer writes one spooled object. It is not safe for concurrent use.
+// Until Commit the bytes are in a temporary file that a crash leaves
+// behind and New deletes.
+type Writer struct {
+	s    *Spool
+	id   string
+	key  string
+	opts objstore.PutOptions
+	f    *os.File
+	buf  *bufio.Writer
+	h    hash.Hash
+	n    int64 // bytes accepted, all reserved in the spool
+	done bool
+}
+
+func newWriter(s *Spool, id, key string, opts objstore.PutOptions, f *os.File) *Writer {
+	return &Writer{
+		s:    s,
+		id:   id,
+		key:  key,
+		opts: (&sidecar{ContentType: opts.ContentType, Metadata: opts.Metadata}).putOptions(),
+		f:    f,
+		buf:  bufio.NewWriterSize(f, writeBuffer),
+		h:    sha256.New(),
+	}
+}
+
+// Write appends p. When the spool is full it writes nothing and returns
+// ErrSpoolFull; the Writer stays usable, so the caller may Commit what it
+// has, Abort, or try again later.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, ErrWriterClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := w.s.reserve(w.key, int64(len(p))); err != nil {
+		return 0, fmt.Errorf("spool: write %s: %w", w.key, err)
+	}
+	n, err := w.buf.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	if n < len(p) {
+		w.s.unreserve(int64(len(p) - n))
+	}
+	if err != nil {
+		return n, fmt.Errorf("spool: write %s: %w", w.key, err)
+	}
+	return n, nil
+}
+
+// Size returns the number of bytes written so far.
+func (w *Writer) Size() int64 { return w.n }
+
+// Commit makes the object durable and queues it for upload: the data is
+// synced and renamed into the queue, then its sidecar (key, options,
+// size, SHA-256) is written atomically. When Commit returns nil a crash no
+// longer loses the object. On an error nothing is queued.
+func (w *Writer) Commit() (Entry, error) {
+	if w.done {
+		return Entry{}, ErrWriterClosed
+	}
+	w.done = true
+	sc := sidecar{
+		Version:     sidecarVersion,
+		Key:         w.key,
+		Size:        w.n,
+		SHA256:      hex.EncodeToString(w.h.Sum(nil)),
+		ContentType: w.opts.ContentType,
+		Metadata:    w.opts.Metadata,
+	}
+	if err := w.commit(&sc); err != nil {
+		// the sidecar first: without it the rest is not an entry
+		for _, ext := range []string{extSidecar, extData, extPart} {
+			_ = os.Remove(filepath.Join(w.s.dir, w.id+ext))
+		}
+		w.s.closeWriter(w.n)
+		return Entry{}, fmt.Errorf("spool: commit %s: %w", w.key, err)
+	}
+	w.s.enqueue(&item{id: w.id, sc: sc})
+	return sc.entry(), nil
+}
+
+func (w *Writer) commit(sc *sidecar) error {
+	err := w.buf.Flush()
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	dir := w.s.dir
+	if err := os.Rename(filepath.Join(dir, w.id+extPart), filepath.Join(dir, w.id+extData)); err != nil {
+		return err
+	}
+	// the data's name must be durable before the sidecar makes the entry
+	// visible: a sidecar without its data would be a lost recording
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	sc.SpooledAt = time.Now().UTC()
+	return writeSidecar(dir, w.id, sc)
+}
+
+// Abort drops the object and its temporary file.
+func (w *Writer) Abort() error {
+	if w.done {
+		return ErrWriterClosed
+	}
+	w.done = true
+	err := w.f.Close()
+	if rerr := os.Remove(filepath.Join(w.s.dir, w.id+extPart)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, rerr)
+	}
+	w.s.closeWriter(w.n)
+	if err != nil {
+		return fmt.Errorf("spool: abort %s: %w", w.key, err)
+	}
+	return nil
+}
