@@ -27,6 +27,7 @@ type CameraHub interface {
 // Snapshotter turns a keyframe into a JPEG (snapshot.Snapshotter).
 type Snapshotter interface {
 	JPEG(ctx context.Context, cameraID string, kf snapshot.Keyframe) ([]byte, error)
+	Latest(ctx context.Context, cameraID string, kf snapshot.Keyframe) ([]byte, error)
 }
 
 type whepInput struct {
@@ -152,7 +153,11 @@ func (s *Server) snapshot(ctx context.Context, cameraID string, fresh bool) ([]b
 	if err != nil {
 		return nil, kf, s.mediaError(cameraID, err)
 	}
-	jpeg, err := s.snapshots.JPEG(waitCtx, cameraID, snapshot.Keyframe{
+	decode := s.snapshots.Latest
+	if fresh {
+		decode = s.snapshots.JPEG
+	}
+	jpeg, err := decode(waitCtx, cameraID, snapshot.Keyframe{
 		Codec: kf.Codec, AnnexB: kf.AnnexB, Width: kf.Width, Height: kf.Height, Seq: kf.Seq,
 	})
 	if err != nil {

@@ -289,6 +289,45 @@ func (s *Snapshotter) Warm(cameraID string, kf Keyframe) {
 	s.startLocked(cameraID, cam, kf, true)
 }
 
+// Latest answers "the camera's latest picture" for the keyframe kf: the
+// JPEG of kf or of the keyframe just before it when that one is decoded
+// already (at most one keyframe interval older), so a request does not wait
+// on the background decode of a keyframe that has just arrived; otherwise
+// it decodes kf.
+func (s *Snapshotter) Latest(ctx context.Context, cameraID string, kf Keyframe) ([]byte, error) {
+	if kf.Seq > 0 {
+		if jpeg, _, ok := s.Recent(cameraID, kf.Seq-1); ok {
+			return jpeg, nil
+		}
+	}
+	return s.JPEG(ctx, cameraID, kf)
+}
+
+// Recent returns the newest JPEG already decoded for the camera from a
+// keyframe with Seq >= minSeq, without waiting for any decode: a "latest
+// picture" request may take the previous keyframe's JPEG while the newest
+// one is still being decoded in the background.
+func (s *Snapshotter) Recent(cameraID string, minSeq uint64) ([]byte, uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cam, ok := s.cams[cameraID]
+	if !ok {
+		return nil, 0, false
+	}
+	var best entry
+	for _, e := range cam.cache {
+		if e.err == nil && e.jpeg != nil && e.seq >= minSeq && e.seq > best.seq {
+			best = e
+		}
+	}
+	if best.jpeg == nil {
+		return nil, 0, false
+	}
+	cam.lastRequest = time.Now()
+	s.n.hits.Add(1)
+	return best.jpeg, best.seq, true
+}
+
 // Forget drops everything remembered about camera cameraID. Background
 // decodes for it are cancelled; requests already waiting still get their
 // answer, but it is not cached.

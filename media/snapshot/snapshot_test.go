@@ -581,3 +581,36 @@ func TestLimitedBuffer(t *testing.T) {
 		t.Fatalf("buffer %q overflow %v, want %q and true", got, lb.overflow, "abcde")
 	}
 }
+
+// TestRecent: the newest decoded JPEG at or after a keyframe is returned
+// without waiting; nothing older, and nothing for unknown cameras.
+func TestRecent(t *testing.T) {
+	s := newTestSnapshotter(t, Config{})
+	kf := Keyframe{Codec: CodecH264, AnnexB: encodeKeyframe(t, CodecH264, 320, 240), Width: 320, Height: 240}
+	if _, _, ok := s.Recent("cam", 0); ok {
+		t.Fatal("Recent answered before any decode")
+	}
+	kf.Seq = 7
+	want, err := s.JPEG(context.Background(), "cam", kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, seq, ok := s.Recent("cam", 6)
+	if !ok || seq != 7 || !bytes.Equal(got, want) {
+		t.Fatalf("Recent(cam, 6) = %d bytes, seq %d, %v", len(got), seq, ok)
+	}
+	if _, _, ok := s.Recent("cam", 8); ok {
+		t.Fatal("Recent returned a JPEG older than asked for")
+	}
+	if _, _, ok := s.Recent("other", 0); ok {
+		t.Fatal("Recent answered for an unknown camera")
+	}
+	// Latest for the next keyframe answers with keyframe 7's JPEG at once.
+	decodes := s.Stats().Decodes
+	next := kf
+	next.Seq = 8
+	got, err = s.Latest(context.Background(), "cam", next)
+	if err != nil || !bytes.Equal(got, want) || s.Stats().Decodes != decodes {
+		t.Fatalf("Latest(seq 8) = %d bytes, %v; decodes %d → %d", len(got), err, decodes, s.Stats().Decodes)
+	}
+}
