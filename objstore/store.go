@@ -154,6 +154,14 @@ func Open(ctx context.Context, rawURL, dataDir string, log *slog.Logger) (Store,
 	return s, nil
 }
 
+// CheckPut reports whether Put would accept key, size and opts, without
+// storing anything: callers that queue an object for a later upload (the
+// recorder's spool) refuse a bad one up front instead of retrying it.
+func CheckPut(key string, size int64, opts PutOptions) error {
+	_, _, err := checkPut(key, size, opts)
+	return err
+}
+
 // checkPut validates Put's arguments and returns the content type and
 // metadata to store, normalised (the metadata copied, keys lower-cased).
 func checkPut(key string, size int64, opts PutOptions) (string, map[string]string, error) {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/attendant/attendant/objstore"
@@ -43,13 +42,6 @@ const (
 	maxSidecarBytes = 64 << 10
 	// idLen is the length of an entry id: 20 digits, "-", 16 hex digits.
 	idLen = 20 + 1 + 16
-	// maxContentType and maxMetadataBytes mirror objstore's limits (see
-	// objstore.PutOptions), so that a bad option is refused by Create
-	// instead of failing every upload attempt.
-	maxContentType   = 256
-	maxMetadataBytes = 1900
-	maxMetaKeyLen    = 128
-	reservedMetaKey  = "sha256"
 )
 
 // sidecar is what ID.json holds: everything needed to upload ID.seg.
@@ -111,10 +103,7 @@ func (sc *sidecar) validate() error {
 	case sc.SpooledAt.IsZero():
 		return errors.New("no spooled_at")
 	}
-	if err := objstore.ValidateKey(sc.Key); err != nil {
-		return err
-	}
-	return validateOptions(objstore.PutOptions{ContentType: sc.ContentType, Metadata: sc.Metadata})
+	return objstore.CheckPut(sc.Key, sc.Size, objstore.PutOptions{ContentType: sc.ContentType, Metadata: sc.Metadata})
 }
 
 func marshalSidecar(sc *sidecar) ([]byte, error) {
@@ -132,63 +121,6 @@ func isSHA256(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// validateOptions applies objstore.PutOptions' documented rules: a bad
-// option would otherwise be found only by the upload, over and over.
-func validateOptions(opts objstore.PutOptions) error {
-	if len(opts.ContentType) > maxContentType || !printableASCII(opts.ContentType) {
-		return fmt.Errorf("%w: content type %q: want printable ASCII, at most %d bytes", objstore.ErrInvalidMetadata, opts.ContentType, maxContentType)
-	}
-	total := 0
-	seen := make(map[string]bool, len(opts.Metadata))
-	for k, v := range opts.Metadata {
-		lk := strings.ToLower(k)
-		if err := checkMetaKey(lk); err != nil {
-			return fmt.Errorf("%w: key %q: %s", objstore.ErrInvalidMetadata, k, err)
-		}
-		if seen[lk] {
-			return fmt.Errorf("%w: key %q given twice (keys are case-insensitive)", objstore.ErrInvalidMetadata, k)
-		}
-		seen[lk] = true
-		if !printableASCII(v) || strings.TrimSpace(v) != v {
-			return fmt.Errorf("%w: value of %q: want printable ASCII without leading or trailing spaces", objstore.ErrInvalidMetadata, k)
-		}
-		total += len(lk) + len(v)
-	}
-	if total > maxMetadataBytes {
-		return fmt.Errorf("%w: %d bytes, at most %d", objstore.ErrInvalidMetadata, total, maxMetadataBytes)
-	}
-	return nil
-}
-
-func checkMetaKey(k string) error {
-	switch {
-	case k == "":
-		return errors.New("empty")
-	case len(k) > maxMetaKeyLen:
-		return fmt.Errorf("longer than %d bytes", maxMetaKeyLen)
-	case k == reservedMetaKey:
-		return errors.New("reserved")
-	case k[0] == '-':
-		return errors.New("starts with -")
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return errors.New("want letters, digits and -")
-		}
-	}
-	return nil
-}
-
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
 			return false
 		}
 	}

@@ -411,10 +411,9 @@ func (s *Spool) quarantineFiles(id string, reason error, size int64) {
 // and an error wrapping objstore.ErrInvalidKey or ErrInvalidMetadata for a
 // key or options the store would refuse.
 func (s *Spool) Create(key string, opts objstore.PutOptions) (*Writer, error) {
-	if err := objstore.ValidateKey(key); err != nil {
-		return nil, fmt.Errorf("spool: create: %w", err)
-	}
-	if err := validateOptions(opts); err != nil {
+	// objstore's own rules: an object it would refuse must not be queued
+	// only to fail every upload attempt.
+	if err := objstore.CheckPut(key, 0, opts); err != nil {
 		return nil, fmt.Errorf("spool: create %s: %w", key, err)
 	}
 	if err := s.admit(key); err != nil {
