@@ -10,7 +10,7 @@ import (
 
 // benchConfig is the stream: 720p at 2 Mbit/s, a keyframe every 2 s.
 var benchConfig = harnessConfig{
-	prof:   cameraProfile{Width: 1280, Height: 720, FPS: 25, GOP: 50, Bitrate: "2M", BufSize: "1M"},
+	prof:   cameraProfile{Width: 1280, Height: 720, FPS: 25, GOP: 50, Bitrate: "2M"},
 	window: 5 * time.Second,
 	settle: 2 * time.Second,
 }
@@ -99,7 +99,7 @@ func BenchmarkCamera(b *testing.B) {
 // figures, a first frame, a few joins and leaves and a snapshot.
 func TestHarnessSmoke(t *testing.T) {
 	cfg := harnessConfig{
-		prof:   cameraProfile{Width: 640, Height: 360, FPS: 25, GOP: 25, Bitrate: "500k", BufSize: "250k"},
+		prof:   cameraProfile{Width: 640, Height: 360, FPS: 25, GOP: 25, Bitrate: "500k"},
 		window: 2 * time.Second,
 		settle: 500 * time.Millisecond,
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -29,6 +30,12 @@ type CameraOptions struct {
 	Audio         string // "" none, "pcmu", "opus", "aac"
 	// User and Password make readers authenticate (digest).
 	User, Password string
+	// Bitrate caps H264's rate (x264 -b:v and -maxrate, e.g. "2M"; -bufsize
+	// is half of it); empty lets x264 choose.
+	Bitrate string
+	// Source is the lavfi test source: "testsrc" (default) or "testsrc2",
+	// whose moving shapes keep x264 at a 720p bitrate like "2M".
+	Source string
 }
 
 // Camera is a simulated RTSP camera: ffmpeg encodes a test pattern and
@@ -93,8 +100,12 @@ func (c *Camera) URL() string { return "rtsp://" + c.addr + "/cam" }
 func (c *Camera) Start(t testing.TB) {
 	t.Helper()
 	o := c.opts
+	src := o.Source
+	if src == "" {
+		src = "testsrc"
+	}
 	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=%dx%d:rate=%d", o.Width, o.Height, o.FPS)}
+		"-f", "lavfi", "-i", fmt.Sprintf("%s=size=%dx%d:rate=%d", src, o.Width, o.Height, o.FPS)}
 	if o.Audio != "" {
 		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440")
 	}
@@ -103,6 +114,9 @@ func (c *Camera) Start(t testing.TB) {
 			"-x265-params", fmt.Sprintf("keyint=%d:min-keyint=%d:log-level=error", o.GOP, o.GOP))
 	} else {
 		args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", fmt.Sprint(o.GOP))
+		if o.Bitrate != "" {
+			args = append(args, "-b:v", o.Bitrate, "-maxrate", o.Bitrate, "-bufsize", halfRate(o.Bitrate))
+		}
 	}
 	args = append(args, "-pix_fmt", "yuv420p", "-threads", "1")
 	switch o.Audio {
@@ -246,4 +260,17 @@ func (c *Camera) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 		c.stream.Close()
 		c.stream, c.publisher = nil, nil
 	}
+}
+
+// halfRate halves an ffmpeg rate like "2M" or "500k" (for -bufsize).
+func halfRate(rate string) string {
+	n, unit := rate, ""
+	if l := len(rate); l > 0 && (rate[l-1] == 'k' || rate[l-1] == 'M') {
+		n, unit = rate[:l-1], rate[l-1:]
+	}
+	v, err := strconv.ParseFloat(n, 64)
+	if err != nil {
+		return rate
+	}
+	return strconv.FormatFloat(v/2, 'f', -1, 64) + unit
 }
