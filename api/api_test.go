@@ -2,23 +2,18 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/attendant/attendant/api"
+	"github.com/attendant/attendant/internal/apitest"
 	"github.com/attendant/attendant/internal/testenv"
-	"github.com/attendant/attendant/media"
-	"github.com/attendant/attendant/media/snapshot"
 	"github.com/attendant/attendant/objstore"
 	"github.com/attendant/attendant/sip"
 	"github.com/attendant/attendant/store"
@@ -41,45 +36,12 @@ type envOption func(*api.Config)
 
 func newEnv(t *testing.T, dbURL string, opts ...envOption) *env {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	db, err := store.Open(ctx, dbURL, t.TempDir(), log)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	objects, err := objstore.NewLocal(t.TempDir())
-	require.NoError(t, err)
-	_, err = api.EnsureAdmin(ctx, db, adminPassword, log)
-	require.NoError(t, err)
 	cfg := api.Config{LoginEvery: time.Millisecond, LoginBurst: 1000}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	cameras, err := media.NewManager(media.ManagerConfig{ICE: media.ICEConfig{IncludeLoopback: true}}, log)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- cameras.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	snaps, err := snapshot.New(snapshot.Config{}, log)
-	require.NoError(t, err)
-	sipSrv := startSIP(t, db, log)
-	srv, err := api.New(cfg, api.Deps{DB: db, Objects: objects, Cameras: cameras, Snapshots: snaps, Registrations: sipSrv,
-		Log: log, Metrics: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	require.NoError(t, srv.LoadCameras(ctx))
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	return &env{t: t, url: hs.URL, db: db, objects: objects, sip: sipSrv}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
+	srv := apitest.Start(t, apitest.Options{DB: dbURL, AdminPassword: adminPassword, Config: cfg})
+	return &env{t: t, url: srv.URL, db: srv.DB, objects: srv.Objects, sip: srv.SIP}
 }
 
 // client is one caller: a bearer token or a cookie jar.
@@ -184,16 +146,4 @@ func newFixture(t *testing.T, dbURL string) *fixture {
 	f.supervisor = e.login("supervisor1", "supervisor-password")
 	f.reviewer = e.login("reviewer1", "reviewer-password")
 	return f
-}
-
-// startSIP runs a real SIP registrar on loopback for the server under test.
-func startSIP(t *testing.T, db *store.DB, log *slog.Logger) *sip.Server {
-	t.Helper()
-	srv, err := sip.NewServer(sip.Config{Addr: "127.0.0.1:0"}, api.SIPDirectory(db), log)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return srv
 }

@@ -6,9 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -16,15 +14,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/attendant/attendant/api"
+	"github.com/attendant/attendant/internal/apitest"
 	"github.com/attendant/attendant/internal/testenv"
-	"github.com/attendant/attendant/media"
-	"github.com/attendant/attendant/media/snapshot"
-	"github.com/attendant/attendant/objstore"
-	"github.com/attendant/attendant/sip"
 	"github.com/attendant/attendant/store"
 	"github.com/attendant/attendant/web"
 )
@@ -35,30 +29,8 @@ const adminPassword = "browser-admin-pw"
 
 func startServer(t *testing.T) (string, *store.DB, *api.Server) {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.Open(ctx, "", t.TempDir(), log)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	objects, err := objstore.NewLocal(t.TempDir())
-	require.NoError(t, err)
-	_, err = api.EnsureAdmin(ctx, db, adminPassword, log)
-	require.NoError(t, err)
-	cameras, err := media.NewManager(media.ManagerConfig{ICE: media.ICEConfig{IncludeLoopback: true}}, log)
-	require.NoError(t, err)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- cameras.Run(runCtx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	snaps, err := snapshot.New(snapshot.Config{}, log)
-	require.NoError(t, err)
-	sipSrv := startSIP(t, db, log)
-	srv, err := api.New(api.Config{}, api.Deps{DB: db, Objects: objects, Cameras: cameras, Snapshots: snaps, Registrations: sipSrv,
-		Log: log, Metrics: prometheus.NewRegistry(), Web: web.Handler()})
-	require.NoError(t, err)
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	return hs.URL, db, srv
+	srv := apitest.Start(t, apitest.Options{AdminPassword: adminPassword, Web: web.Handler()})
+	return srv.URL, srv.DB, srv.API
 }
 
 // browser starts headless Chromium with the flags that work on loopback
@@ -213,16 +185,4 @@ func TestLiveCameraInConsole(t *testing.T) {
 		chromedp.WithPollingTimeout(30*time.Second)))
 	require.NoError(t, err, "the browser decoded no video")
 	require.GreaterOrEqual(t, frames, 25)
-}
-
-// startSIP runs a real SIP registrar on loopback for the server under test.
-func startSIP(t *testing.T, db *store.DB, log *slog.Logger) *sip.Server {
-	t.Helper()
-	srv, err := sip.NewServer(sip.Config{Addr: "127.0.0.1:0"}, api.SIPDirectory(db), log)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return srv
 }

@@ -1,0 +1,105 @@
+// Package apitest runs the whole API in-process for tests, wired as
+// cmd/attendant wires it: a real database, local object store, camera hub,
+// snapshotter and SIP registrar, behind a real loopback HTTP listener.
+package apitest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/attendant/attendant/api"
+	"github.com/attendant/attendant/media"
+	"github.com/attendant/attendant/media/snapshot"
+	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/sip"
+	"github.com/attendant/attendant/store"
+)
+
+// Options shape the server.
+type Options struct {
+	// DB is the database URL; empty = SQLite in a temp dir.
+	DB string
+	// AdminPassword is the first admin's password.
+	AdminPassword string
+	// Config is the API's configuration.
+	Config api.Config
+	// Web serves the pages; nil for API-only tests.
+	Web http.Handler
+}
+
+// Server is a running API with its parts.
+type Server struct {
+	URL     string
+	DB      *store.DB
+	Objects objstore.Store
+	SIP     *sip.Server
+	API     *api.Server
+}
+
+// Start runs the server until the test ends.
+func Start(t testing.TB, o Options) *Server {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := store.Open(ctx, o.DB, t.TempDir(), log)
+	must(err)
+	t.Cleanup(func() { db.Close() })
+	objects, err := objstore.NewLocal(t.TempDir())
+	must(err)
+	_, err = api.EnsureAdmin(ctx, db, o.AdminPassword, log)
+	must(err)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	var running []chan error
+	run := func(fn func(context.Context) error) {
+		done := make(chan error, 1)
+		go func() { done <- fn(runCtx) }()
+		running = append(running, done)
+	}
+	t.Cleanup(func() {
+		cancel()
+		for _, done := range running {
+			<-done
+		}
+	})
+	cameras, err := media.NewManager(media.ManagerConfig{ICE: media.ICEConfig{IncludeLoopback: true}}, log)
+	must(err)
+	run(cameras.Run)
+	snaps, err := snapshot.New(snapshot.Config{}, log)
+	must(err)
+	t.Cleanup(snaps.Close)
+	sipSrv, err := sip.NewServer(sip.Config{Addr: "127.0.0.1:0"}, api.SIPDirectory(db), log)
+	must(err)
+	run(sipSrv.Run)
+
+	srv, err := api.New(o.Config, api.Deps{DB: db, Objects: objects, Cameras: cameras, Snapshots: snaps,
+		Registrations: sipSrv, Log: log, Metrics: prometheus.NewRegistry(), Web: o.Web})
+	must(err)
+	must(srv.LoadCameras(ctx))
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return &Server{URL: hs.URL, DB: db, Objects: objects, SIP: sipSrv, API: srv}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
