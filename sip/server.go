@@ -114,7 +114,7 @@ func newCore(cfg Config, dir Directory, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("new sip server: %w", err)
 	}
 	s := &Server{
-		cfg: cfg, dir: dir, log: log.With("component", "sip"), now: time.Now, nonces: n,
+		cfg: cfg, dir: dir, log: log, now: time.Now, nonces: n,
 		limiter: newFailLimiter(cfg.FailLimit, cfg.FailWindow),
 		reg:     newRegistry(),
 	}
