@@ -69,7 +69,6 @@ func TestChromiumPlaysCamera(t *testing.T) {
 	cam := startTestCamera(t, camOpts{audio: "pcmu"})
 	// short ICE timeouts: a browser that vanishes is noticed quickly
 	m, _ := runManager(t, ManagerConfig{ICE: ICEConfig{DisconnectedTimeout: time.Second, FailedTimeout: 2 * time.Second}})
-	cam.waitPublishing(10 * time.Second)
 	m.Upsert(CameraConfig{ID: "cam", URL: cam.URL(), Enabled: true})
 	waitState(t, m, "cam", 15*time.Second, "connected", func(s CameraState) bool { return s.State == StateConnected })
 

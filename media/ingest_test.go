@@ -20,7 +20,6 @@ import (
 
 func TestTransports(t *testing.T) {
 	cam := startTestCamera(t, camOpts{udp: true})
-	cam.waitPublishing(10 * time.Second)
 	m, _ := runManager(t, ManagerConfig{})
 	// one reader at a time: gortsplib's server (the test camera) races when
 	// UDP readers set up concurrently
@@ -46,7 +45,6 @@ func TestTransports(t *testing.T) {
 
 func TestH265(t *testing.T) {
 	cam := startTestCamera(t, camOpts{h265: true, audio: "opus"})
-	cam.waitPublishing(10 * time.Second)
 	m, _ := runManager(t, ManagerConfig{})
 	m.Upsert(CameraConfig{ID: "hevc", URL: cam.URL(), Enabled: true})
 	st := waitState(t, m, "hevc", 15*time.Second, "connected", func(s CameraState) bool {
@@ -83,7 +81,6 @@ func TestH265(t *testing.T) {
 
 func TestAACIsReportedNotSent(t *testing.T) {
 	cam := startTestCamera(t, camOpts{audio: "aac"})
-	cam.waitPublishing(10 * time.Second)
 	m, _ := runManager(t, ManagerConfig{})
 	m.Upsert(CameraConfig{ID: "c", URL: cam.URL(), Enabled: true})
 	st := waitState(t, m, "c", 15*time.Second, "connected", func(s CameraState) bool { return s.State == StateConnected })
@@ -103,7 +100,6 @@ func TestAACIsReportedNotSent(t *testing.T) {
 func TestDigestAuth(t *testing.T) {
 	const secret = "s3cr3t-Pa55"
 	cam := startTestCamera(t, camOpts{user: "viewer", pass: secret})
-	cam.waitPublishing(10 * time.Second)
 	m, logs := runManager(t, ManagerConfig{})
 	m.Upsert(CameraConfig{ID: "good", URL: cam.URL(), Username: "viewer", Password: secret, Enabled: true})
 	m.Upsert(CameraConfig{ID: "bad", URL: cam.URL(), Username: "viewer", Password: secret + "-wrong", Enabled: true})
@@ -162,7 +158,6 @@ func TestUnreachableCameras(t *testing.T) {
 	m, _ := runManager(t, ManagerConfig{RTSPTimeout: 2 * time.Second})
 	m.Upsert(CameraConfig{ID: "silent", URL: "rtsp://" + silent.Addr().String() + "/x", Enabled: true})
 	m.Upsert(CameraConfig{ID: "closed", URL: "rtsp://" + closedAddr + "/x", Enabled: true})
-	cam.waitPublishing(10 * time.Second)
 	m.Upsert(CameraConfig{ID: "good", URL: cam.URL(), Enabled: true})
 	waitState(t, m, "good", 10*time.Second, "connected", func(s CameraState) bool { return s.State == StateConnected })
 	if st, _ := m.State("silent"); st.State != StateConnecting {

@@ -22,7 +22,6 @@ func TestOnKeyframeHook(t *testing.T) {
 		seqs = append(seqs, kf.Seq)
 		mu.Unlock()
 	}})
-	cam.waitPublishing(10 * time.Second)
 	m.Upsert(CameraConfig{ID: "cam1", URL: cam.URL(), Enabled: true})
 	deadline := time.Now().Add(20 * time.Second)
 	for {

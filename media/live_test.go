@@ -16,7 +16,6 @@ import (
 func TestLiveH264(t *testing.T) {
 	cam := startTestCamera(t, camOpts{audio: "pcmu"})
 	m, _ := runManager(t, ManagerConfig{})
-	cam.waitPublishing(10 * time.Second)
 	m.Upsert(CameraConfig{ID: "gate", URL: cam.URL(), Enabled: true})
 	st := waitState(t, m, "gate", 15*time.Second, "connected with a picture size", func(s CameraState) bool {
 		return s.State == StateConnected && s.Width > 0

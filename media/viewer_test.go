@@ -113,7 +113,6 @@ func TestViewerNeverConnects(t *testing.T) {
 // and closes viewers; enabling again reconnects.
 func TestUpsert(t *testing.T) {
 	cam := startTestCamera(t, camOpts{})
-	cam.waitPublishing(10 * time.Second)
 	m, _ := runManager(t, ManagerConfig{})
 	cfg := CameraConfig{ID: "c", URL: cam.URL(), Enabled: true}
 	m.Upsert(cfg)

@@ -36,6 +36,11 @@ type CameraOptions struct {
 	// Source is the lavfi test source: "testsrc" (default) or "testsrc2",
 	// whose moving shapes keep x264 at a 720p bitrate like "2M".
 	Source string
+	// UDP makes the camera offer RTP over UDP too (TCP always works).
+	UDP bool
+	// NoEncoder starts the RTSP server only: the test publishes its own
+	// stream with Serve.
+	NoEncoder bool
 }
 
 // Camera is a simulated RTSP camera: ffmpeg encodes a test pattern and
@@ -56,7 +61,7 @@ type Camera struct {
 // FFmpegCamera starts a camera that streams until the test ends.
 func FFmpegCamera(t testing.TB, o CameraOptions) *Camera {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
+	if _, err := exec.LookPath("ffmpeg"); err != nil && !o.NoEncoder {
 		missing(t, "ffmpeg not found (make test installs it)")
 	}
 	if o.Width == 0 {
@@ -80,6 +85,11 @@ func FFmpegCamera(t testing.TB, o CameraOptions) *Camera {
 		},
 		AuthMethods: []auth.VerifyMethod{auth.VerifyMethodDigestMD5},
 	}
+	if o.UDP {
+		p := freeUDPPair(t)
+		c.srv.UDPRTPAddress = fmt.Sprintf("127.0.0.1:%d", p)
+		c.srv.UDPRTCPAddress = fmt.Sprintf("127.0.0.1:%d", p+1)
+	}
 	if err := c.srv.Start(); err != nil {
 		t.Fatalf("start camera RTSP server: %v", err)
 	}
@@ -87,10 +97,58 @@ func FFmpegCamera(t testing.TB, o CameraOptions) *Camera {
 	t.Cleanup(func() {
 		c.stopFFmpeg()
 		c.srv.Close()
+		// The publisher's session may not have closed the stream yet (or
+		// the test served its own): close it, or its RTCP goroutines stay.
+		c.mu.Lock()
+		if c.stream != nil {
+			c.stream.Close()
+			c.stream = nil
+		}
+		c.mu.Unlock()
 		reportOnFailure(t, "ffmpeg camera", c.logPath)
 	})
-	c.Start(t)
+	if !o.NoEncoder {
+		c.Start(t)
+	}
 	return c
+}
+
+// Serve publishes a stream the test writes itself (with NoEncoder).
+func (c *Camera) Serve(t testing.TB, desc *description.Session) *gortsplib.ServerStream {
+	t.Helper()
+	st := &gortsplib.ServerStream{Server: c.srv, Desc: desc}
+	if err := st.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.stream = st
+	c.mu.Unlock()
+	return st
+}
+
+// freeUDPPair finds an even UDP port whose successor is free too (RTP and
+// RTCP).
+func freeUDPPair(t testing.TB) int {
+	for range 200 {
+		a, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := a.LocalAddr().(*net.UDPAddr).Port
+		if p%2 != 0 {
+			a.Close()
+			continue
+		}
+		b, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", p+1))
+		a.Close()
+		if err != nil {
+			continue
+		}
+		b.Close()
+		return p
+	}
+	t.Fatal("no free UDP port pair")
+	return 0
 }
 
 // URL is where readers find the camera (without credentials).
