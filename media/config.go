@@ -104,6 +104,11 @@ type ManagerConfig struct {
 	// (e.g. to keep snapshots warm). It runs on the ingest path: it must not
 	// block.
 	OnKeyframe func(cameraID string, kf Keyframe)
+	// OnAccessUnit, when set, is called with every video access unit of a
+	// camera from its first keyframe on (e.g. to record it). It runs on the
+	// ingest path under the stream's lock: it must not block; queue and
+	// return.
+	OnAccessUnit func(cameraID string, au AccessUnit)
 }
 
 func (c ManagerConfig) withDefaults() (ManagerConfig, error) {
@@ -169,6 +174,23 @@ type CameraState struct {
 	Viewers          int        `json:"viewers"`
 	ViewerDrops      uint64     `json:"viewer_drops"`
 	ConnectedSince   *time.Time `json:"connected_since,omitempty"`
+}
+
+// AccessUnit is one video frame as the camera sent it, not re-encoded.
+type AccessUnit struct {
+	Codec string
+	// NALUs are the frame's NAL units without start codes; parameter sets
+	// precede every keyframe. They are shared: do not modify them.
+	NALUs [][]byte
+	// Key marks a random access point (IDR for H264, IRAP for H265).
+	Key bool
+	// PTS is the presentation time on the camera's continuous timeline: it
+	// keeps running, with the gap, across reconnects.
+	PTS time.Duration
+	// Wall is when the frame arrived.
+	Wall time.Time
+	// Width and Height are from the current SPS.
+	Width, Height int
 }
 
 // Keyframe is the last keyframe of a camera as Annex-B: parameter sets

@@ -55,6 +55,9 @@ func newCamera(id string, mcfg ManagerConfig, log *slog.Logger) *camera {
 			}
 		}
 	}
+	if hook := mcfg.OnAccessUnit; hook != nil {
+		st.onAccessUnit = func(au AccessUnit) { hook(id, au) }
+	}
 	return &camera{
 		id: id, log: log, cfgM: mcfg, stream: st,
 		state: StateDisabled, viewers: map[string]*viewer{},

@@ -156,6 +156,9 @@ type stream struct {
 	log *slog.Logger
 	// onKeyframe is called (under mu) with every new keyframe; may be nil.
 	onKeyframe func(*keyframe)
+	// onAccessUnit is called (under mu) with every video access unit from
+	// the first keyframe on; may be nil.
+	onAccessUnit func(AccessUnit)
 
 	lastPacket  atomic.Int64 // unix nanoseconds of the last camera packet
 	lost        atomic.Uint64
@@ -173,6 +176,9 @@ type stream struct {
 	pending  bool // the H264 decoder holds an unfinished access unit
 	pendTS   uint32
 	vmap     tsMap
+	vpts     int64 // vmap's output extended past uint32 wrap-around, in 90 kHz ticks
+	vlast    uint32
+	vptsOK   bool
 	amap     tsMap
 	gop      []*packet
 	gopOff   bool // the current GOP outgrew the cache
@@ -297,6 +303,9 @@ func (s *stream) handleAU(au [][]byte, ts uint32, now time.Time) {
 	if key {
 		s.keyframe(au, ts, now)
 	}
+	if s.onAccessUnit != nil {
+		s.emitAccessUnit(au, key, out, now)
+	}
 
 	var pkts []*rtp.Packet
 	var err error
@@ -325,6 +334,21 @@ func (s *stream) handleAU(au [][]byte, ts uint32, now time.Time) {
 		}
 		s.fanout(p)
 	}
+}
+
+// emitAccessUnit hands the frame to the access-unit hook with a PTS that
+// does not wrap (a uint32 at 90 kHz wraps every 13 hours).
+func (s *stream) emitAccessUnit(au [][]byte, key bool, ts uint32, now time.Time) {
+	if s.vptsOK {
+		s.vpts += int64(int32(ts - s.vlast))
+	} else {
+		s.vpts, s.vptsOK = int64(ts), true
+	}
+	s.vlast = ts
+	s.onAccessUnit(AccessUnit{
+		Codec: s.info.codec, NALUs: au, Key: key, PTS: time.Duration(s.vpts) * time.Second / 90000,
+		Wall: now, Width: s.params.width, Height: s.params.height,
+	})
 }
 
 func (s *stream) measure(now time.Time) {
