@@ -172,18 +172,18 @@ func (s *Server) caseSnapshot(ctx context.Context, in *snapshotCreate) (*itemOut
 		s.log.Error("store snapshot", "case", c.ID, "key", key, "err", err)
 		return nil, withCode(newError(http.StatusServiceUnavailable, "object store unavailable; the snapshot was not saved"), "store_unavailable")
 	}
-	ev := store.Evidence{ID: store.NewID(), CaseID: c.ID, Key: key, Kind: kind, MediaType: "image/jpeg",
+	ev := store.Evidence{CaseID: c.ID, Key: key, Kind: kind, MediaType: "image/jpeg",
 		CameraID: store.OptionalID(cam.ID), TakenBy: store.OptionalID(p.User.ID), Start: at, End: at,
-		Size: info.Size, SHA256: info.SHA256, CreatedAt: store.Now()}
+		Size: info.Size, SHA256: info.SHA256}
 	err = s.db.InTx(ctx, func(q store.Q) error {
-		if err := store.Insert(ctx, q, &ev); err != nil {
+		if err := store.AppendEvidence(ctx, q, &ev); err != nil {
 			return err
 		}
-		return s.audit(ctx, q, "evidence.snapshot", "case", c.ID, c.SiteID,
-			map[string]any{"camera_id": cam.ID, "role": in.Body.Role, "key": key, "sha256": info.SHA256})
+		return s.audit(ctx, q, store.AuditEvidenceAdd, "case", c.ID, c.SiteID, store.EvidenceAuditDetail(ev))
 	})
 	if err != nil {
 		return nil, s.storeError("evidence", err)
 	}
 	return &itemOutput[store.Evidence]{Body: ev}, nil
 }
+

@@ -29,6 +29,7 @@ func (User) Table() string        { return "users" }
 func (Token) Table() string       { return "tokens" }
 func (Case) Table() string        { return "cases" }
 func (Evidence) Table() string    { return "evidence" }
+func (Recording) Table() string   { return "recordings" }
 
 // Q returns the querier outside any transaction.
 func (db *DB) Q() Q { return db.x }

@@ -154,6 +154,10 @@ type Case struct {
 	StartedAt     time.Time  `db:"started_at" json:"started_at"`
 	EndedAt       *time.Time `db:"ended_at" json:"ended_at"`
 	ClosedAt      *time.Time `db:"closed_at" json:"closed_at"`
+	DisposedAt    *time.Time `db:"disposed_at" json:"disposed_at" doc:"When the disposition was last set, by handler_id"`
+	LegalHold     bool       `db:"legal_hold" json:"legal_hold" doc:"Held for an investigation: retention does not delete its evidence"`
+	EvidenceCount int        `db:"evidence_count" json:"evidence_count" readOnly:"true"`
+	EvidenceHead  string     `db:"evidence_head" json:"evidence_head" readOnly:"true" doc:"Hash of the last link of the case's evidence chain"`
 	CreatedAt     time.Time  `db:"created_at" json:"created_at"`
 	UpdatedAt     time.Time  `db:"updated_at" json:"updated_at"`
 }
@@ -174,4 +178,24 @@ type Evidence struct {
 	Size      int64      `db:"size" json:"size"`
 	SHA256    string     `db:"sha256" json:"sha256"`
 	CreatedAt time.Time  `db:"created_at" json:"created_at"`
+	// Seq, PrevHash and ChainHash place the row in its case's evidence
+	// chain (AppendEvidence sets them).
+	Seq       int        `db:"seq" json:"seq"`
+	PrevHash  string     `db:"prev_hash" json:"prev_hash"`
+	ChainHash string     `db:"chain_hash" json:"chain_hash"`
+	PurgedAt  *time.Time `db:"purged_at" json:"purged_at" doc:"Set when retention deleted the object; the row stays in the chain"`
+}
+
+// Recording is one uploaded segment of a camera's continuous recording.
+type Recording struct {
+	ID        string    `db:"id" json:"id"`
+	CameraID  string    `db:"camera_id" json:"camera_id"`
+	SiteID    string    `db:"site_id" json:"site_id"`
+	Start     time.Time `db:"start_at" json:"start"`
+	End       time.Time `db:"end_at" json:"end"`
+	Key       string    `db:"object_key" json:"key"`
+	MediaType string    `db:"media_type" json:"media_type"`
+	Size      int64     `db:"size" json:"size"`
+	SHA256    string    `db:"sha256" json:"sha256"`
+	CreatedAt time.Time `db:"created_at" json:"created_at"`
 }
