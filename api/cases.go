@@ -186,4 +186,3 @@ func (s *Server) caseSnapshot(ctx context.Context, in *snapshotCreate) (*itemOut
 	}
 	return &itemOutput[store.Evidence]{Body: ev}, nil
 }
-
