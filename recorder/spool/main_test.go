@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -104,13 +105,22 @@ type collector struct {
 	mu      sync.Mutex
 	entries []spool.Entry
 	infos   []objstore.ObjectInfo
+	// failNext makes the next calls fail, as an index that is down would.
+	failNext int
+	failed   int
 }
 
-func (c *collector) add(e spool.Entry, info objstore.ObjectInfo) {
+func (c *collector) add(e spool.Entry, info objstore.ObjectInfo) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.failNext > 0 {
+		c.failNext--
+		c.failed++
+		return errors.New("index unavailable")
+	}
 	c.entries = append(c.entries, e)
 	c.infos = append(c.infos, info)
+	return nil
 }
 
 func (c *collector) keys() []string {

@@ -56,7 +56,8 @@ type sidecar struct {
 }
 
 func (sc *sidecar) entry() Entry {
-	return Entry{Key: sc.Key, Size: sc.Size, SHA256: sc.SHA256, SpooledAt: sc.SpooledAt}
+	return Entry{Key: sc.Key, Size: sc.Size, SHA256: sc.SHA256, SpooledAt: sc.SpooledAt,
+		ContentType: sc.ContentType, Metadata: sc.Metadata}
 }
 
 func (sc *sidecar) putOptions() objstore.PutOptions {

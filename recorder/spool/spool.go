@@ -76,7 +76,9 @@ type Config struct {
 	// in the store and verified, before its local files are removed: a
 	// crash in between calls it again for the same entry after restart, so
 	// index idempotently (by key and SHA-256). It should return quickly.
-	OnUploaded func(Entry, objstore.ObjectInfo)
+	// An error (say the database is down) counts as a failed attempt: the
+	// entry stays and is retried with backoff.
+	OnUploaded func(Entry, objstore.ObjectInfo) error
 	// Log receives the spool's logs; nil discards them.
 	Log *slog.Logger
 }
@@ -120,6 +122,9 @@ type Entry struct {
 	SHA256 string // hex
 	// SpooledAt is when it was committed, in UTC.
 	SpooledAt time.Time
+	// ContentType and Metadata are as given to Create or Put.
+	ContentType string
+	Metadata    map[string]string
 }
 
 // Stats is a snapshot of the spool's state, for metrics and /readyz.
@@ -169,7 +174,7 @@ type Spool struct {
 	retryMin   time.Duration
 	retryMax   time.Duration
 	staleAge   time.Duration
-	onUploaded func(Entry, objstore.ObjectInfo)
+	onUploaded func(Entry, objstore.ObjectInfo) error
 
 	// wake tells a waiting worker that an entry may be ready; sweep tells
 	// the janitor that a sweep is asked for.

@@ -574,3 +574,29 @@ func TestPutReadError(t *testing.T) {
 	require.Zero(t, st.UsedBytes)
 	require.Empty(t, dirFiles(t, dir))
 }
+
+// TestIndexFailureRetries: when OnUploaded fails (the index is down) the
+// entry stays spooled and is indexed on a later attempt without being
+// uploaded twice; the entry carries its content type and metadata.
+func TestIndexFailureRetries(t *testing.T) {
+	checkGoroutines(t)
+	store := newLocalStore(t)
+	col := collector{failNext: 3}
+	sp, err := spool.New(spool.Config{Dir: t.TempDir(), RetryMin: time.Millisecond, RetryMax: 10 * time.Millisecond,
+		OnUploaded: col.add}, store)
+	require.NoError(t, err)
+	data := payload(3000, 7)
+	_, err = sp.Put("rec/a.mp4", bytes.NewReader(data), objstore.PutOptions{ContentType: "video/mp4",
+		Metadata: map[string]string{"camera": "c1"}})
+	require.NoError(t, err)
+	startRun(t, sp)
+	waitFor(t, 10*time.Second, "indexed upload", drained(sp))
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	require.Equal(t, 3, col.failed)
+	require.Len(t, col.entries, 1)
+	require.Equal(t, "video/mp4", col.entries[0].ContentType)
+	require.Equal(t, "c1", col.entries[0].Metadata["camera"])
+	requireObject(t, store, "rec/a.mp4", data)
+	require.GreaterOrEqual(t, sp.Stats().Failures, int64(3))
+}

@@ -59,6 +59,13 @@ func (s *Spool) worker(ctx context.Context) {
 			return
 		}
 		info, err := s.upload(ctx, it)
+		if err == nil && s.onUploaded != nil {
+			if ierr := s.onUploaded(it.sc.entry(), info); ierr != nil {
+				// in the store but not indexed: retry; the next attempt
+				// finds the object by Stat and does not upload it again
+				err = fmt.Errorf("index uploaded %s: %w", it.sc.Key, ierr)
+			}
+		}
 		switch {
 		case err == nil:
 			s.finish(it, info)
@@ -199,9 +206,6 @@ func (s *Spool) upload(ctx context.Context, it *item) (objstore.ObjectInfo, erro
 // finish reports an uploaded entry and removes it from the spool.
 func (s *Spool) finish(it *item, info objstore.ObjectInfo) {
 	e := it.sc.entry()
-	if s.onUploaded != nil {
-		s.onUploaded(e, info)
-	}
 	// the sidecar first: a crash in between leaves data without a sidecar,
 	// which New removes, never a sidecar without data
 	var rmErr error
