@@ -30,6 +30,7 @@ type env struct {
 	db      *store.DB
 	objects objstore.Store
 	sip     *sip.Server
+	srv     *apitest.Server
 }
 
 type envOption func(*api.Config)
@@ -40,8 +41,19 @@ func newEnv(t *testing.T, dbURL string, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	srv := apitest.Start(t, apitest.Options{DB: dbURL, AdminPassword: adminPassword, Config: cfg})
-	return &env{t: t, url: srv.URL, db: srv.DB, objects: srv.Objects, sip: srv.SIP}
+	return newEnvWith(t, apitest.Options{DB: dbURL, Config: cfg})
+}
+
+// newEnvWith starts a server with the options given (the admin password
+// and fast logins are set here).
+func newEnvWith(t *testing.T, o apitest.Options) *env {
+	t.Helper()
+	o.AdminPassword = adminPassword
+	if o.Config.LoginEvery == 0 {
+		o.Config.LoginEvery, o.Config.LoginBurst = time.Millisecond, 1000
+	}
+	srv := apitest.Start(t, o)
+	return &env{t: t, url: srv.URL, db: srv.DB, objects: srv.Objects, sip: srv.SIP, srv: srv}
 }
 
 // client is one caller: a bearer token or a cookie jar.
@@ -128,7 +140,11 @@ const devicePassword = "s3cret-device-pw"
 const cameraPassword = "cam-pass-9"
 
 func newFixture(t *testing.T, dbURL string) *fixture {
-	e := newEnv(t, dbURL)
+	return newFixtureOn(newEnv(t, dbURL))
+}
+
+// newFixtureOn populates a server started by the caller.
+func newFixtureOn(e *env) *fixture {
 	f := &fixture{env: e, admin: e.login("admin", adminPassword)}
 	f.siteA = f.admin.create("/api/v1/sites", map[string]any{"name": "A1004 box", "kind": "box", "code": "A1004", "latitude": 31.2, "longitude": 121.4})
 	f.siteB = f.admin.create("/api/v1/sites", map[string]any{"name": "North lot", "kind": "parking"})

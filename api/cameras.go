@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/attendant/attendant/media"
+	"github.com/attendant/attendant/recorder"
 	"github.com/attendant/attendant/store"
 )
 
@@ -54,6 +55,9 @@ func (s *Server) registerCameras() {
 		deleted: func(id string) {
 			s.cameras.Remove(id)
 			s.cameras.Remove(substreamID(id))
+			if s.recorder != nil {
+				s.recorder.RemoveCamera(id)
+			}
 		},
 		meta: func(v *store.Camera) (*string, *time.Time, *time.Time) {
 			return &v.ID, &v.CreatedAt, &v.UpdatedAt
@@ -158,6 +162,13 @@ func (s *Server) presentCamera(ctx context.Context, v *store.Camera) cameraView 
 
 // syncCamera tells the camera hub about a camera as stored.
 func (s *Server) syncCamera(v *store.Camera) {
+	if s.recorder != nil {
+		mode := v.Record
+		if !v.Enabled {
+			mode = recorder.ModeOff
+		}
+		s.recorder.SetCamera(recorder.CameraConfig{ID: v.ID, SiteID: v.SiteID, Mode: mode})
+	}
 	s.cameras.Upsert(cameraConfig(v, v.ID, v.URL))
 	if v.SubstreamURL != "" {
 		s.cameras.Upsert(cameraConfig(v, substreamID(v.ID), v.SubstreamURL))

@@ -3,13 +3,13 @@ package api
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/recorder"
 	"github.com/attendant/attendant/store"
 )
 
@@ -31,9 +31,47 @@ type caseCreate struct {
 
 type caseList struct {
 	PageParams
-	SiteID string `query:"site_id" maxLength:"64"`
-	Kind   string `query:"kind" enum:"call,event,chat,video,manual"`
-	Status string `query:"status" enum:"pending,in_progress,closed"`
+	SiteID       string `query:"site_id" maxLength:"64"`
+	Kind         string `query:"kind" enum:"call,event,chat,video,manual"`
+	EventKind    string `query:"event_kind" maxLength:"32"`
+	Status       string `query:"status" enum:"pending,in_progress,closed"`
+	Disposition  string `query:"disposition" enum:"none,normal,abnormal"`
+	AbnormalType string `query:"abnormal_type" maxLength:"64"`
+	HandlerID    string `query:"handler_id" maxLength:"64"`
+	DeviceID     string `query:"device_id" maxLength:"64"`
+	CameraID     string `query:"camera_id" maxLength:"64" doc:"Cases with evidence from this camera"`
+	From         string `query:"from" doc:"Started at or after (RFC 3339)"`
+	To           string `query:"to" doc:"Started before (RFC 3339)"`
+}
+
+// filter turns the search parameters into a store filter.
+func (in *caseList) caseFilter() (store.Filter, error) {
+	f := in.filter()
+	f.Desc = true
+	f.Eq = map[string]string{"site_id": in.SiteID, "kind": in.Kind, "status": in.Status, "event_kind": in.EventKind,
+		"abnormal_type": in.AbnormalType, "handler_id": in.HandlerID, "device_id": in.DeviceID}
+	switch in.Disposition {
+	case "none":
+		f.Conds = append(f.Conds, store.Cond{SQL: "disposition = ''"})
+	case "normal", "abnormal":
+		f.Eq["disposition"] = in.Disposition
+	}
+	if in.CameraID != "" {
+		f.Conds = append(f.Conds, store.Cond{SQL: "id IN (SELECT case_id FROM evidence WHERE camera_id = ?)", Args: []any{in.CameraID}})
+	}
+	for _, b := range []struct {
+		name, val, op string
+	}{{"from", in.From, ">="}, {"to", in.To, "<"}} {
+		if b.val == "" {
+			continue
+		}
+		t, err := parseTimeParam(b.name, b.val, time.Time{})
+		if err != nil {
+			return f, err
+		}
+		f.Conds = append(f.Conds, store.Cond{SQL: "started_at " + b.op + " ?", Args: []any{t}})
+	}
+	return f, nil
 }
 
 type snapshotCreate struct {
@@ -81,9 +119,10 @@ func (s *Server) registerCases() {
 
 	huma.Register(s.api, s.operation(http.MethodGet, "/api/v1/cases", "list-cases", "cases", "List cases, newest first", anyRole),
 		func(ctx context.Context, in *caseList) (*listOutput[store.Case], error) {
-			f := in.filter()
-			f.Desc = true
-			f.Eq = map[string]string{"site_id": in.SiteID, "kind": in.Kind, "status": in.Status}
+			f, err := in.caseFilter()
+			if err != nil {
+				return nil, err
+			}
 			if scope := siteScope(PrincipalFrom(ctx)); scope != nil {
 				f.In = map[string][]string{"site_id": scope}
 			}
@@ -123,19 +162,11 @@ func (s *Server) loadCase(ctx context.Context, q store.Q, id string) (caseView, 
 	if !inScope(PrincipalFrom(ctx), c.SiteID) {
 		return caseView{}, errNotFound("case", id)
 	}
-	ev, _, err := store.List[store.Evidence](ctx, q, store.Filter{Eq: map[string]string{"case_id": id}, Limit: store.MaxPage})
+	ev, err := store.CaseEvidence(ctx, q, id)
 	if err != nil {
 		return caseView{}, s.storeError("evidence", err)
 	}
 	return caseView{Case: c, Evidence: ev}, nil
-}
-
-// EvidenceKey is where an evidence object lives: readable, partitioned by
-// site and day (docs/api.md).
-func EvidenceKey(siteID, caseID, kind string, start time.Time, ext string) string {
-	start = start.UTC()
-	return fmt.Sprintf("sites/%s/%04d/%02d/%02d/%s/%s-%s.%s", siteID, start.Year(), start.Month(), start.Day(),
-		caseID, kind, start.Format("20060102T150405.000Z"), ext)
 }
 
 func (s *Server) caseSnapshot(ctx context.Context, in *snapshotCreate) (*itemOutput[store.Evidence], error) {
@@ -163,7 +194,7 @@ func (s *Server) caseSnapshot(ctx context.Context, in *snapshotCreate) (*itemOut
 	}
 	p := PrincipalFrom(ctx)
 	kind := "snapshot-" + in.Body.Role
-	key := EvidenceKey(c.SiteID, c.ID, kind+"-"+cam.ID[len(cam.ID)-8:], at, "jpg")
+	key := recorder.EvidenceKey(c.SiteID, c.ID, kind+"-"+cam.ID[len(cam.ID)-8:], at, "jpg")
 	info, err := s.objects.Put(ctx, key, bytes.NewReader(jpeg), int64(len(jpeg)), objstore.PutOptions{
 		ContentType: "image/jpeg",
 		Metadata:    map[string]string{"case": c.ID, "camera": cam.ID, "taken-by": p.User.ID},

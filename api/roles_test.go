@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -31,8 +32,23 @@ func TestRoleMatrix(t *testing.T) {
 	adminOnly := func(code int) map[string]int { return map[string]int{"admin": code} }
 	unique := func(prefix string, n int) string { return fmt.Sprintf("%s-%d", prefix, n) }
 
+	caseID := f.agent.create("/api/v1/cases", map[string]any{"site_id": f.siteA})
+	reviewers := map[string]int{"supervisor": 200, "reviewer": 200, "admin": 200}
+	handlers := map[string]int{"agent": 201, "supervisor": 201, "admin": 201}
 	endpoints := []endpoint{
 		{"GET", "/api/v1/me", nil, all(200)},
+		{"POST", "/api/v1/events", func(int) any {
+			return map[string]any{"site_id": f.siteA, "kind": "door-open", "at": time.Now().UTC().Format(time.RFC3339)}
+		}, handlers},
+		{"GET", "/api/v1/cases?kind=event&disposition=none", nil, all(200)},
+		{"GET", "/api/v1/cases/" + caseID, nil, all(200)},
+		{"GET", "/api/v1/cases/" + caseID + "/verify", nil, reviewers},
+		{"GET", "/api/v1/cases/" + caseID + "/export", nil, reviewers},
+		{"POST", "/api/v1/cases/" + caseID + "/disposition", func(int) any { return map[string]any{"disposition": "normal"} }, all(200)},
+		{"POST", "/api/v1/cases/" + caseID + "/hold", func(int) any { return map[string]any{"hold": true} }, map[string]int{"supervisor": 200, "admin": 200}},
+		{"GET", "/api/v1/cameras/" + f.cameraA + "/recordings", nil, all(200)},
+		{"GET", "/api/v1/review/sites", nil, all(200)},
+		{"GET", "/api/v1/review/abnormal-types", nil, all(200)},
 		{"GET", "/api/v1/sites", nil, all(200)},
 		{"GET", "/api/v1/sites/" + f.siteA, nil, all(200)},
 		{"POST", "/api/v1/sites", func(n int) any { return map[string]any{"name": unique("s", n), "kind": "web"} }, adminOnly(201)},

@@ -35,6 +35,16 @@ type Config struct {
 	// address and per user name.
 	LoginEvery time.Duration
 	LoginBurst int
+	// PreRoll and PostRoll extend an event's clips before and after it;
+	// MaxEventSpan bounds an event's own span.
+	PreRoll, PostRoll time.Duration
+	MaxEventSpan      time.Duration
+	// AbnormalTypes is the list a reviewer picks from (default
+	// DefaultAbnormalTypes).
+	AbnormalTypes []string
+	// LinkKey signs evidence links when the store cannot presign (the
+	// local directory). Empty: no such links.
+	LinkKey []byte
 }
 
 func (c *Config) defaults() {
@@ -50,12 +60,24 @@ func (c *Config) defaults() {
 	if c.Version == "" {
 		c.Version = "dev"
 	}
+	if c.PreRoll <= 0 {
+		c.PreRoll = 10 * time.Second
+	}
+	if c.PostRoll <= 0 {
+		c.PostRoll = 10 * time.Second
+	}
+	if c.MaxEventSpan <= 0 {
+		c.MaxEventSpan = 10 * time.Minute
+	}
 }
 
 // ObjectStore is what the API needs of the object store.
 type ObjectStore interface {
 	Ping(ctx context.Context) error
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.ObjectInfo, error)
+	Get(ctx context.Context, key string, rng *objstore.Range) (io.ReadCloser, objstore.ObjectInfo, error)
+	Stat(ctx context.Context, key string) (objstore.ObjectInfo, error)
+	PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error)
 }
 
 // Deps are the parts of the server the API drives.
@@ -66,7 +88,9 @@ type Deps struct {
 	Snapshots Snapshotter
 	// Registrations shows devices' SIP registrations.
 	Registrations Registrations
-	Log           *slog.Logger
+	// Recorder cuts event clips; nil means events get none.
+	Recorder Recorder
+	Log      *slog.Logger
 	// Metrics receives the API's metrics and is served at /metrics.
 	Metrics *prometheus.Registry
 	// Web, when not nil, serves every path the API does not.
@@ -81,6 +105,7 @@ type Server struct {
 	cameras       CameraHub
 	snapshots     Snapshotter
 	registrations Registrations
+	recorder      Recorder
 	log           *slog.Logger
 	limiter       *auth.Limiter
 	mux           *http.ServeMux
@@ -105,6 +130,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		cameras:       d.Cameras,
 		snapshots:     d.Snapshots,
 		registrations: d.Registrations,
+		recorder:      d.Recorder,
 		log:           d.Log,
 		limiter:       auth.NewLimiter(cfg.LoginEvery, cfg.LoginBurst),
 		mux:           http.NewServeMux(),
@@ -144,6 +170,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.registerCameras()
 	s.registerCameraLive()
 	s.registerCases()
+	s.registerEvidence()
 	s.registerUsers()
 	s.registerTokens()
 	s.registerAudit()

@@ -145,6 +145,15 @@ type Filter struct {
 	Cursor string
 	// Desc lists newest first.
 	Desc bool
+	// Conds are further conditions, ANDed. Their SQL comes from code,
+	// never from a request (values go in Args, with ? placeholders).
+	Conds []Cond
+}
+
+// Cond is one SQL condition of a Filter.
+type Cond struct {
+	SQL  string
+	Args []any
 }
 
 // MaxPage is the largest page a list returns.
@@ -186,6 +195,10 @@ func List[T Row](ctx context.Context, q Q, f Filter) ([]T, string, error) {
 			args = append(args, pattern)
 		}
 		where = append(where, "("+strings.Join(ors, " OR ")+")")
+	}
+	for _, c := range f.Conds {
+		where = append(where, "("+c.SQL+")")
+		args = append(args, c.Args...)
 	}
 	order, cmp := "ASC", ">"
 	if f.Desc {

@@ -148,6 +148,7 @@ type Case struct {
 	AbnormalType  string     `db:"abnormal_type" json:"abnormal_type"`
 	Remark        string     `db:"remark" json:"remark"`
 	Attribute     string     `db:"attribute" json:"attribute"`
+	EventKind     string     `db:"event_kind" json:"event_kind" doc:"For event cases: door-open, payment, customer-entered, …"`
 	HandlerID     OptionalID `db:"handler_id" json:"handler_id"`
 	DeviceID      OptionalID `db:"device_id" json:"device_id"`
 	AccessPointID OptionalID `db:"access_point_id" json:"access_point_id"`

@@ -35,6 +35,15 @@ type serveConfig struct {
 	WebRTCIPs       string
 	WebRTCLoopback  bool
 	WebRTCUDPPorts  string
+
+	PreRoll           time.Duration
+	PostRoll          time.Duration
+	Segment           time.Duration
+	SpoolMaxBytes     int64
+	AbnormalTypes     string
+	RetainContinuous  int
+	RetainEvidence    int
+	RetentionInterval time.Duration
 }
 
 func newServeFlags(cfg *serveConfig) *flag.FlagSet {
@@ -58,6 +67,14 @@ func newServeFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.WebRTCIPs, "webrtc-ips", "", "comma-separated local IPs to gather ICE candidates on (empty = all)")
 	fs.BoolVar(&cfg.WebRTCLoopback, "webrtc-loopback", false, "also offer loopback ICE candidates (automatic when the machine has no other address)")
 	fs.StringVar(&cfg.WebRTCUDPPorts, "webrtc-udp-ports", "", "UDP port range for WebRTC media, e.g. 50000-50100 (empty = ephemeral)")
+	fs.DurationVar(&cfg.PreRoll, "preroll", 10*time.Second, "video kept in memory per recording camera and put before each event")
+	fs.DurationVar(&cfg.PostRoll, "postroll", 10*time.Second, "video recorded after an event's end")
+	fs.DurationVar(&cfg.Segment, "segment", 4*time.Second, "length of continuous recording segments (cut at the next keyframe)")
+	fs.Int64Var(&cfg.SpoolMaxBytes, "spool-max-bytes", 8<<30, "bound of the local spool that holds recordings until the object store has them")
+	fs.StringVar(&cfg.AbnormalTypes, "abnormal-types", "", "comma-separated abnormal types reviewers pick from (empty = built-in list)")
+	fs.IntVar(&cfg.RetainContinuous, "retain-continuous-days", 30, "days continuous recordings are kept (0 = forever)")
+	fs.IntVar(&cfg.RetainEvidence, "retain-evidence-days", 365, "days case evidence is kept unless on legal hold (0 = forever)")
+	fs.DurationVar(&cfg.RetentionInterval, "retention-interval", time.Hour, "how often the retention job runs")
 	return fs
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -26,6 +27,8 @@ import (
 	"github.com/attendant/attendant/media/democam"
 	"github.com/attendant/attendant/media/snapshot"
 	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/recorder"
+	"github.com/attendant/attendant/recorder/spool"
 	"github.com/attendant/attendant/sip"
 	"github.com/attendant/attendant/store"
 	"github.com/attendant/attendant/web"
@@ -38,6 +41,7 @@ const usage = `attendant: remote attendance for unattended sites
 
 Usage:
   attendant serve [flags]   run the server (attendant serve -h lists the flags)
+  attendant verify [flags]  check the audit log and every case's evidence
   attendant version         print the version
   attendant help            show this help
 
@@ -73,6 +77,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "verify":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return verifyCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -153,6 +161,22 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "\n  First start: log in as admin with password %s\n  (shown only now; change it in the admin pages)\n\n", generated)
 	}
 
+	// Recordings go to the local spool first and reach the store in the
+	// background; the recorder indexes them once stored (Index).
+	var rec *recorder.Recorder
+	sp, err := spool.New(spool.Config{Dir: filepath.Join(cfg.Data, "spool"), MaxBytes: cfg.SpoolMaxBytes,
+		OnUploaded: func(e spool.Entry, info objstore.ObjectInfo) error { return rec.Index(e, info) },
+		Log:        log.With("component", "spool")}, objects)
+	if err != nil {
+		return fmt.Errorf("open spool: %w", err)
+	}
+	rec = recorder.New(recorder.Config{PreRoll: cfg.PreRoll, PostRoll: cfg.PostRoll, Segment: cfg.Segment,
+		Log: log.With("component", "recorder")}, db, sp)
+	linkKey, err := loadOrCreateKey(filepath.Join(cfg.Data, "secrets", "link.key"))
+	if err != nil {
+		return fmt.Errorf("evidence link key: %w", err)
+	}
+
 	snapshots, err := snapshot.New(snapshot.Config{FFmpegPath: cfg.FFmpeg}, log.With("component", "snapshot"))
 	if err != nil {
 		return fmt.Errorf("snapshots: %w", err)
@@ -168,7 +192,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		UDPPortMax:      hi,
 	}, OnKeyframe: func(cameraID string, kf media.Keyframe) {
 		snapshots.Warm(cameraID, snapshot.Keyframe{Codec: kf.Codec, AnnexB: kf.AnnexB, Width: kf.Width, Height: kf.Height, Seq: kf.Seq})
-	}}, log.With("component", "media"))
+	}, OnAccessUnit: rec.Feed}, log.With("component", "media"))
 	if err != nil {
 		return fmt.Errorf("start camera hub: %w", err)
 	}
@@ -185,14 +209,18 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Version:       ver,
 		SessionTTL:    cfg.SessionTTL,
 		SecureCookies: cfg.SecureCookies,
+		PreRoll:       cfg.PreRoll,
+		PostRoll:      cfg.PostRoll,
+		AbnormalTypes: splitList(cfg.AbnormalTypes),
+		LinkKey:       linkKey,
 	}, api.Deps{
-		DB: db, Objects: objects, Cameras: cameras, Snapshots: snapshots, Registrations: sipServer,
+		DB: db, Objects: objects, Cameras: cameras, Snapshots: snapshots, Registrations: sipServer, Recorder: rec,
 		Log: log.With("component", "api"), Metrics: reg, Web: web.Handler(),
 	})
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(api.NewCameraCollector(cameras))
+	reg.MustRegister(api.NewCameraCollector(cameras), newRecordingCollector(sp, rec))
 
 	var demo *democam.Server
 	if cfg.Demo {
@@ -236,6 +264,14 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	})
 	g.Go(func() error { return sweepTokens(ctx, db, log) })
 	g.Go(func() error { return cameras.Run(ctx) })
+	g.Go(func() error { return sp.Run(ctx) })
+	g.Go(func() error { return rec.Run(ctx) })
+	g.Go(func() error {
+		return runRetention(ctx, db, objects, recorder.Retention{
+			Continuous: time.Duration(cfg.RetainContinuous) * 24 * time.Hour,
+			Evidence:   time.Duration(cfg.RetainEvidence) * 24 * time.Hour,
+		}, cfg.RetentionInterval, log.With("component", "retention"))
+	})
 	g.Go(func() error { return sipServer.Run(ctx) })
 	if demo != nil {
 		g.Go(func() error { return demo.Run(ctx) })

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/attendant/attendant/media"
 	"github.com/attendant/attendant/media/snapshot"
 	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/recorder"
+	"github.com/attendant/attendant/recorder/spool"
 	"github.com/attendant/attendant/sip"
 	"github.com/attendant/attendant/store"
 )
@@ -32,15 +35,26 @@ type Options struct {
 	Config api.Config
 	// Web serves the pages; nil for API-only tests.
 	Web http.Handler
+	// Store is the object store URL (objstore.Open); empty = a local
+	// directory in a temp dir.
+	Store string
+	// Recorder configures the recorder (pre-roll, segment length, …).
+	Recorder recorder.Config
+	// SpoolDir is the spool's directory; empty = a temp dir. A test that
+	// restarts the server passes the same one.
+	SpoolDir string
 }
 
 // Server is a running API with its parts.
 type Server struct {
-	URL     string
-	DB      *store.DB
-	Objects objstore.Store
-	SIP     *sip.Server
-	API     *api.Server
+	URL      string
+	DB       *store.DB
+	Objects  objstore.Store
+	SIP      *sip.Server
+	API      *api.Server
+	Cameras  *media.Manager
+	Spool    *spool.Spool
+	Recorder *recorder.Recorder
 }
 
 // Start runs the server until the test ends.
@@ -60,8 +74,9 @@ func Start(t testing.TB, o Options) *Server {
 	db, err := store.Open(ctx, o.DB, t.TempDir(), log)
 	must(err)
 	t.Cleanup(func() { db.Close() })
-	objects, err := objstore.NewLocal(t.TempDir())
+	objects, err := objstore.Open(ctx, o.Store, t.TempDir(), log)
 	must(err)
+	t.Cleanup(func() { objects.Close() })
 	_, err = api.EnsureAdmin(ctx, db, o.AdminPassword, log)
 	must(err)
 
@@ -78,7 +93,20 @@ func Start(t testing.TB, o Options) *Server {
 			<-done
 		}
 	})
-	cameras, err := media.NewManager(media.ManagerConfig{ICE: media.ICEConfig{IncludeLoopback: true}}, log)
+	var rec *recorder.Recorder
+	spoolDir := o.SpoolDir
+	if spoolDir == "" {
+		spoolDir = t.TempDir()
+	}
+	sp, err := spool.New(spool.Config{Dir: spoolDir, RetryMin: 100 * time.Millisecond, RetryMax: 2 * time.Second, Log: log,
+		OnUploaded: func(e spool.Entry, info objstore.ObjectInfo) error { return rec.Index(e, info) }}, objects)
+	must(err)
+	rcfg := o.Recorder
+	rcfg.Log = log
+	rec = recorder.New(rcfg, db, sp)
+	run(sp.Run)
+	run(rec.Run)
+	cameras, err := media.NewManager(media.ManagerConfig{ICE: media.ICEConfig{IncludeLoopback: true}, OnAccessUnit: rec.Feed}, log)
 	must(err)
 	run(cameras.Run)
 	snaps, err := snapshot.New(snapshot.Config{}, log)
@@ -88,13 +116,16 @@ func Start(t testing.TB, o Options) *Server {
 	must(err)
 	run(sipSrv.Run)
 
+	if len(o.Config.LinkKey) == 0 {
+		o.Config.LinkKey = []byte("apitest-link-key-0123456789abcdef")
+	}
 	srv, err := api.New(o.Config, api.Deps{DB: db, Objects: objects, Cameras: cameras, Snapshots: snaps,
-		Registrations: sipSrv, Log: log, Metrics: prometheus.NewRegistry(), Web: o.Web})
+		Registrations: sipSrv, Recorder: rec, Log: log, Metrics: prometheus.NewRegistry(), Web: o.Web})
 	must(err)
 	must(srv.LoadCameras(ctx))
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &Server{URL: hs.URL, DB: db, Objects: objects, SIP: sipSrv, API: srv}
+	return &Server{URL: hs.URL, DB: db, Objects: objects, SIP: sipSrv, API: srv, Cameras: cameras, Spool: sp, Recorder: rec}
 }
 
 type testWriter struct{ t testing.TB }

@@ -73,6 +73,25 @@ func (w *Writer) Write(p []byte) (int, error) {
 // Size returns the number of bytes written so far.
 func (w *Writer) Size() int64 { return w.n }
 
+// SetMetadata sets one metadata entry before Commit, for what is known
+// only at the end (a segment's end time). It refuses what the store would.
+func (w *Writer) SetMetadata(name, value string) error {
+	if w.done {
+		return ErrWriterClosed
+	}
+	md := make(map[string]string, len(w.opts.Metadata)+1)
+	for k, v := range w.opts.Metadata {
+		md[k] = v
+	}
+	md[name] = value
+	opts := objstore.PutOptions{ContentType: w.opts.ContentType, Metadata: md}
+	if err := objstore.CheckPut(w.key, 0, opts); err != nil {
+		return fmt.Errorf("spool: set metadata of %s: %w", w.key, err)
+	}
+	w.opts = opts
+	return nil
+}
+
 // Commit makes the object durable and queues it for upload: the data is
 // synced and renamed into the queue, then its sidecar (key, options,
 // size, SHA-256) is written atomically. When Commit returns nil a crash no

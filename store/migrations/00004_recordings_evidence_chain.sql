@@ -31,10 +31,13 @@ ALTER TABLE cases ADD COLUMN evidence_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE cases ADD COLUMN evidence_head TEXT NOT NULL DEFAULT '';
 ALTER TABLE cases ADD COLUMN legal_hold BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE cases ADD COLUMN disposed_at TIMESTAMP;
+-- what happened, for event cases: door-open, payment, customer-entered, …
+ALTER TABLE cases ADD COLUMN event_kind TEXT NOT NULL DEFAULT '';
 CREATE INDEX cases_kind_started ON cases (kind, started_at);
 
 -- +goose Down
 DROP INDEX cases_kind_started;
+ALTER TABLE cases DROP COLUMN event_kind;
 ALTER TABLE cases DROP COLUMN disposed_at;
 ALTER TABLE cases DROP COLUMN legal_hold;
 ALTER TABLE cases DROP COLUMN evidence_head;
