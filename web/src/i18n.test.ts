@@ -3,7 +3,22 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { detectLang, dictionaries, formatDateTime, getLang, interpolate, otherLang, setLang, t, tEnum, toggleLang } from './i18n';
 import { en, zhCN } from './strings';
-import { ACCESS_POINT_KINDS, CAMERA_RECORDS, CAMERA_ROLES, CAMERA_STATES, CAMERA_TRANSPORTS, DEVICE_KINDS, ROLES, SITE_KINDS } from './types';
+import {
+  ACCESS_POINT_KINDS,
+  CAMERA_RECORDS,
+  CAMERA_ROLES,
+  CAMERA_STATES,
+  CAMERA_TRANSPORTS,
+  CASE_KINDS,
+  CASE_STATUSES,
+  CLIP_STATUSES,
+  DEFAULT_ABNORMAL_TYPES,
+  DEVICE_KINDS,
+  DISPOSITION_FILTERS,
+  EVENT_KINDS,
+  ROLES,
+  SITE_KINDS,
+} from './types';
 
 describe('detectLang', () => {
   it('prefers a stored choice', () => {
@@ -43,6 +58,12 @@ describe('dictionaries', () => {
       ['record', CAMERA_RECORDS],
       ['role', ROLES],
       ['live.state', CAMERA_STATES],
+      ['eventKind', EVENT_KINDS],
+      ['disposition', DISPOSITION_FILTERS],
+      ['caseKind', CASE_KINDS],
+      ['caseStatus', CASE_STATUSES],
+      ['clipStatus', CLIP_STATUSES],
+      ['abnormalType', DEFAULT_ABNORMAL_TYPES],
     ];
     for (const [group, values] of groups) {
       for (const v of values) {
@@ -57,6 +78,20 @@ describe('dictionaries', () => {
     assert.equal(zhCN['cameraRole.id_document'], '证件摄像头');
     assert.equal(zhCN['apKind.entrance'], '进场');
     assert.equal(zhCN['apKind.exit'], '出场');
+    assert.equal(zhCN['review.tab.pending'], '待查看事件');
+    assert.equal(zhCN['review.tab.normal'], '正常事件');
+    assert.equal(zhCN['review.tab.abnormal'], '异常事件');
+    assert.equal(zhCN['eventKind.door-open'], '开门事件');
+    assert.equal(zhCN['eventKind.payment'], '支付成功');
+    assert.equal(zhCN['eventKind.customer-entered'], '客户进入盒子');
+    assert.equal(zhCN['review.col.handler'], '处理人');
+    assert.equal(zhCN['review.remark'], '备注');
+    assert.equal(zhCN['review.abnormalType'], '异常类型');
+    assert.equal(zhCN['abnormalType.deliberate-theft'], '故意偷盗');
+    assert.equal(zhCN['review.remark.restocking'], '理货员维护');
+    assert.equal(zhCN['review.remark.testPayment'], '设备调试支付');
+    assert.equal(zhCN['review.append'], '追加事件');
+    assert.equal(zhCN['review.details'], '详情');
   });
   it('lang switch label names the other language', () => {
     assert.equal(dictionaries.en['lang.other'], '中文');

@@ -17,14 +17,18 @@ describe('parseHash', () => {
 describe('routes', () => {
   it('has the pages of the first version', () => {
     const paths = routes.map((r) => r.path);
-    for (const p of ['/dashboard', '/cameras', '/admin/sites', '/admin/access-points', '/admin/devices', '/admin/cameras', '/admin/users', '/admin/tokens']) {
+    for (const p of ['/dashboard', '/cameras', '/review', '/evidence', '/admin/sites', '/admin/access-points', '/admin/devices', '/admin/cameras', '/admin/users', '/admin/tokens']) {
       assert.ok(paths.includes(p), p);
     }
   });
   it('shows admin pages to admins only', () => {
     assert.deepEqual(
       visibleRoutes('agent').map((r) => r.path),
-      ['/dashboard', '/cameras'],
+      ['/dashboard', '/cameras', '/review'],
+    );
+    assert.deepEqual(
+      visibleRoutes('reviewer').map((r) => r.path),
+      ['/dashboard', '/cameras', '/review', '/evidence'],
     );
     assert.equal(visibleRoutes('admin').length, routes.length);
     assert.equal(canSee({ roles: ['admin'] }, 'supervisor'), false);
@@ -45,6 +49,15 @@ describe('prefix routes', () => {
     assert.equal(resolve('/cameras', 'reviewer').kind, 'page');
     assert.equal(resolve('/camerasx', 'agent').kind, 'notFound');
     assert.equal(resolve('/dashboard/x', 'agent').kind, 'notFound');
+  });
+  it('serve the review and compliance pages to their roles', () => {
+    for (const role of ['agent', 'supervisor', 'reviewer', 'admin'] as const) {
+      const r = resolve('/review/site-1/case-2', role);
+      assert.equal(r.kind === 'page' && r.route.path, '/review', role);
+    }
+    assert.equal(resolve('/evidence', 'agent').kind, 'forbidden');
+    assert.equal(resolve('/evidence/case-2', 'agent').kind, 'forbidden');
+    for (const role of ['supervisor', 'reviewer', 'admin'] as const) assert.equal(resolve('/evidence/case-2', role).kind, 'page', role);
   });
   it('mark the nav link active', () => {
     assert.equal(matches({ path: '/cameras', prefix: true }, '/cameras/a'), true);

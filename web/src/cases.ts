@@ -1,0 +1,75 @@
+// Client of the case, evidence and review endpoints (docs/evidence.md).
+
+import { API_BASE, DEFAULT_LIMIT, buildQuery, request, type QueryValue } from './api';
+import type { Case, CaseWithEvidence, Disposition, EventCreated, EvidenceLink, Page, ReviewSite, VerifyReport } from './types';
+
+const enc = encodeURIComponent;
+
+/** The evidence object's bytes (cookie session, Range supported); as an attachment with download. */
+export function evidenceContentUrl(id: string, download = false): string {
+  return `${API_BASE}/evidence/${enc(id)}/content${download ? '?download=1' : ''}`;
+}
+
+/** The case's ZIP (manifest.json + evidence/…). */
+export function caseExportUrl(id: string): string {
+  return `${API_BASE}/cases/${enc(id)}/export`;
+}
+
+export function listCases(params: Record<string, QueryValue>, signal?: AbortSignal): Promise<Page<Case>> {
+  return request<Page<Case>>('GET', `/cases${buildQuery({ limit: DEFAULT_LIMIT, ...params })}`, undefined, { signal });
+}
+
+export function getCase(id: string, signal?: AbortSignal): Promise<CaseWithEvidence> {
+  return request<CaseWithEvidence>('GET', `/cases/${enc(id)}`, undefined, { signal });
+}
+
+export interface DispositionBody {
+  disposition: Exclude<Disposition, ''>;
+  abnormal_type: string;
+  remark: string;
+}
+
+/** Sets the disposition; the answer is taken to be the updated case (null when the server sent none). */
+export async function setDisposition(id: string, body: DispositionBody): Promise<Case | null> {
+  const res = await request<Case | undefined>('POST', `/cases/${enc(id)}/disposition`, body);
+  return res && typeof res === 'object' && 'id' in res ? res : null;
+}
+
+export async function setHold(id: string, hold: boolean, reason: string): Promise<Case | null> {
+  const res = await request<Case | undefined>('POST', `/cases/${enc(id)}/hold`, { hold, reason });
+  return res && typeof res === 'object' && 'id' in res ? res : null;
+}
+
+export function verifyCase(id: string): Promise<VerifyReport> {
+  return request<VerifyReport>('GET', `/cases/${enc(id)}/verify`);
+}
+
+export function evidenceLink(id: string): Promise<EvidenceLink> {
+  return request<EvidenceLink>('POST', `/evidence/${enc(id)}/link`);
+}
+
+export interface EventBody {
+  site_id: string;
+  kind: string;
+  at: string;
+  end?: string;
+}
+
+export function createEvent(body: EventBody): Promise<EventCreated> {
+  return request<EventCreated>('POST', '/events', body);
+}
+
+export async function reviewSites(signal?: AbortSignal): Promise<ReviewSite[]> {
+  const res = await request<{ items: ReviewSite[] | null }>('GET', '/review/sites', undefined, { signal });
+  return res?.items ?? [];
+}
+
+export async function abnormalTypes(signal?: AbortSignal): Promise<string[]> {
+  const res = await request<{ items: string[] | null }>('GET', '/review/abnormal-types', undefined, { signal });
+  return res?.items ?? [];
+}
+
+/** A server reference (user, device, camera id) that may be "" or null. */
+export function hasRef(v: string | null | undefined): v is string {
+  return typeof v === 'string' && v !== '';
+}
