@@ -653,6 +653,12 @@ func (s *Server) setDisposition(ctx context.Context, in *dispositionInput) (*ite
 	return &itemOutput[caseView]{Body: out}, nil
 }
 
+// legalHolder is an object store with object lock (objstore.S3).
+type legalHolder interface {
+	Locked() bool
+	SetLegalHold(ctx context.Context, key string, on bool) error
+}
+
 func (s *Server) setHold(ctx context.Context, in *holdInput) (*itemOutput[caseView], error) {
 	var out caseView
 	err := s.db.InTx(ctx, func(q store.Q) error {
@@ -664,6 +670,21 @@ func (s *Server) setHold(ctx context.Context, in *holdInput) (*itemOutput[caseVi
 			out = v
 			return nil
 		}
+		// the bucket's own legal hold too, where it has object lock: then
+		// not even a store administrator deletes the objects by mistake
+		held := 0
+		if lh, ok := s.objects.(legalHolder); ok && lh.Locked() {
+			for _, ev := range v.Evidence {
+				if ev.PurgedAt != nil {
+					continue
+				}
+				if err := lh.SetLegalHold(ctx, ev.Key, in.Body.Hold); err != nil {
+					s.log.Error("set legal hold on object", "case", v.ID, "key", ev.Key, "err", err)
+					return withCode(newError(http.StatusServiceUnavailable, "object store unavailable: the hold was not changed"), "store_unavailable")
+				}
+				held++
+			}
+		}
 		v.LegalHold, v.UpdatedAt = in.Body.Hold, store.Now()
 		if err := store.Update(ctx, q, &v.Case); err != nil {
 			return err
@@ -673,7 +694,7 @@ func (s *Server) setHold(ctx context.Context, in *holdInput) (*itemOutput[caseVi
 		if !in.Body.Hold {
 			action = "case.release"
 		}
-		return s.audit(ctx, q, action, "case", v.ID, v.SiteID, map[string]any{"reason": in.Body.Reason})
+		return s.audit(ctx, q, action, "case", v.ID, v.SiteID, map[string]any{"reason": in.Body.Reason, "objects_held": held})
 	})
 	if err != nil {
 		return nil, s.apiError("case", err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/encrypt"
 )
 
 const (
@@ -58,6 +59,17 @@ type S3Config struct {
 	// DisableChecksum turns off S3 flexible checksums (trailing headers,
 	// x-amz-checksum-sha256), for servers that lack them.
 	DisableChecksum bool
+	// ObjectLock is the retention mode for a bucket with object lock:
+	// "" uses the bucket as it is (GOVERNANCE if it has object lock),
+	// "governance" or "compliance" also create a missing bucket with
+	// object lock. "off" never sets a retention.
+	ObjectLock string
+	// RetainDays, when the bucket has object lock, makes every object put
+	// unremovable (in ObjectLock's mode) for this many days.
+	RetainDays int
+	// SSE "s3" encrypts every object at rest with the server's key
+	// (SSE-S3; the server needs a KMS); "" stores them as they come.
+	SSE string
 	// Log receives the store's logs; nil discards them.
 	Log *slog.Logger
 }
@@ -82,7 +94,12 @@ type S3 struct {
 	partSize  uint64
 	spoolDir  string
 	checksum  bool
-	log       *slog.Logger
+	// lockMode is set when the bucket has object lock (and ObjectLock is
+	// not "off"); retain is how long each put is locked.
+	lockMode minio.RetentionMode
+	retain   time.Duration
+	sse      encrypt.ServerSide
+	log      *slog.Logger
 }
 
 var _ Store = (*S3)(nil)
@@ -104,6 +121,19 @@ func newS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		return nil, errors.New("no bucket")
 	case cfg.AccessKey == "" || cfg.SecretKey == "":
 		return nil, errors.New("no credentials")
+	}
+	switch cfg.ObjectLock {
+	case "", "off", "governance", "compliance":
+	default:
+		return nil, fmt.Errorf("object lock %q: want governance, compliance or off", cfg.ObjectLock)
+	}
+	switch cfg.SSE {
+	case "", "off", "s3":
+	default:
+		return nil, fmt.Errorf("sse %q: want s3 or off", cfg.SSE)
+	}
+	if cfg.RetainDays < 0 {
+		return nil, fmt.Errorf("retain days %d: want 0 or more", cfg.RetainDays)
 	}
 	if cfg.PartSize == 0 {
 		cfg.PartSize = DefaultPartSize
@@ -145,14 +175,52 @@ func newS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		checksum:  !cfg.DisableChecksum,
 		log:       log.With("store", "s3", "endpoint", cfg.Endpoint, "bucket", cfg.Bucket),
 	}
-	if err := s.ensureBucket(ctx, cfg.Region); err != nil {
+	if cfg.SSE == "s3" {
+		s.sse = encrypt.NewSSE()
+	}
+	if err := s.ensureBucket(ctx, cfg.Region, cfg.ObjectLock == "governance" || cfg.ObjectLock == "compliance"); err != nil {
 		tr.CloseIdleConnections()
 		return nil, err
+	}
+	if cfg.ObjectLock != "off" {
+		enabled, _, _, _, err := client.GetObjectLockConfig(ctx, cfg.Bucket)
+		if err == nil && enabled == "Enabled" {
+			s.lockMode = minio.Governance
+			if cfg.ObjectLock == "compliance" {
+				s.lockMode = minio.Compliance
+			}
+			s.retain = time.Duration(cfg.RetainDays) * 24 * time.Hour
+			s.log.Info("bucket has object lock", "mode", s.lockMode, "retain_days", cfg.RetainDays)
+		} else if cfg.ObjectLock != "" {
+			tr.CloseIdleConnections()
+			return nil, fmt.Errorf("object lock %s asked for, but bucket %s has none (object lock can only be set when a bucket is created)", cfg.ObjectLock, cfg.Bucket)
+		}
 	}
 	return s, nil
 }
 
-func (s *S3) ensureBucket(ctx context.Context, region string) error {
+// Locked reports whether the bucket has object lock, so legal holds and
+// retention apply to its objects.
+func (s *S3) Locked() bool { return s.lockMode != "" }
+
+// SetLegalHold puts an object under legal hold or releases it: while held,
+// nobody can delete it, whatever its retention. It returns ErrNotSupported
+// when the bucket has no object lock.
+func (s *S3) SetLegalHold(ctx context.Context, key string, on bool) error {
+	if !s.Locked() {
+		return fmt.Errorf("legal hold %s: %w: the bucket has no object lock", key, ErrNotSupported)
+	}
+	st := minio.LegalHoldDisabled
+	if on {
+		st = minio.LegalHoldEnabled
+	}
+	if err := s.client.PutObjectLegalHold(ctx, s.bucket, key, minio.PutObjectLegalHoldOptions{Status: &st}); err != nil {
+		return fmt.Errorf("legal hold %s: %w", key, s.mapErr(err))
+	}
+	return nil
+}
+
+func (s *S3) ensureBucket(ctx context.Context, region string, locking bool) error {
 	ok, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
 		return fmt.Errorf("check bucket: %w", err)
@@ -160,7 +228,7 @@ func (s *S3) ensureBucket(ctx context.Context, region string) error {
 	if ok {
 		return nil
 	}
-	err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: region})
+	err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: region, ObjectLocking: locking})
 	if err != nil {
 		if code := minio.ToErrorResponse(err).Code; code == minio.BucketAlreadyOwnedByYou || code == minio.BucketAlreadyExists {
 			return nil // created by someone else meanwhile
@@ -215,11 +283,17 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, size int64, opts 
 		// checksum would be a hash of part hashes, so parts get CRC32C.)
 		userMeta["x-amz-checksum-sha256"] = base64.StdEncoding.EncodeToString(sum)
 	}
-	up, err := s.client.PutObject(ctx, s.bucket, key, src, size, minio.PutObjectOptions{
-		ContentType:  ct,
-		UserMetadata: userMeta,
-		PartSize:     s.partSize,
-	})
+	po := minio.PutObjectOptions{
+		ContentType:          ct,
+		UserMetadata:         userMeta,
+		PartSize:             s.partSize,
+		ServerSideEncryption: s.sse,
+	}
+	if s.Locked() && s.retain > 0 {
+		// object lock PUTs must carry a Content-MD5 (S3 requires it)
+		po.Mode, po.RetainUntilDate, po.SendContentMd5 = s.lockMode, time.Now().Add(s.retain).UTC(), true
+	}
+	up, err := s.client.PutObject(ctx, s.bucket, key, src, size, po)
 	if err != nil {
 		return ObjectInfo{}, s.mapErr(err)
 	}
@@ -398,8 +472,30 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 	if err := ValidateKey(key); err != nil {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
+	if s.Locked() {
+		return s.deleteVersions(ctx, key)
+	}
 	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
 		return fmt.Errorf("delete %s: %w", key, s.mapErr(err))
+	}
+	return nil
+}
+
+// deleteVersions removes every version of key. A bucket with object lock
+// is versioned: a plain delete would only hide the object behind a delete
+// marker. A version under retention or legal hold refuses, and Delete
+// returns that error with the object still there.
+func (s *S3) deleteVersions(ctx context.Context, key string) error {
+	for oi := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: key, WithVersions: true}) {
+		if oi.Err != nil {
+			return fmt.Errorf("delete %s: list versions: %w", key, s.mapErr(oi.Err))
+		}
+		if oi.Key != key {
+			continue
+		}
+		if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{VersionID: oi.VersionID}); err != nil {
+			return fmt.Errorf("delete %s version %s: %w", key, oi.VersionID, s.mapErr(err))
+		}
 	}
 	return nil
 }

@@ -272,3 +272,64 @@ func TestOpenS3(t *testing.T) {
 	require.Contains(t, logs.String(), "created bucket")
 	require.NotContains(t, logs.String(), srv.SecretKey, "logs never show the secret")
 }
+
+// TestS3ObjectLockAndLegalHold: a bucket made with object lock keeps each
+// object for the retention asked; a legal hold blocks deletion until it is
+// released; a bucket without object lock says so.
+func TestS3ObjectLockAndLegalHold(t *testing.T) {
+	srv := testenv.MinIO(t)
+	ctx := ctxT(t)
+
+	cfg := s3Config(srv, "locked-retain")
+	cfg.ObjectLock, cfg.RetainDays = "governance", 1
+	retained := newS3(t, cfg)
+	require.True(t, retained.Locked())
+	put(t, retained, "clip.mp4", []byte("evidence"), objstore.PutOptions{})
+	require.Error(t, retained.Delete(ctx, "clip.mp4"), "under retention")
+	_, err := retained.Stat(ctx, "clip.mp4")
+	require.NoError(t, err, "still there after the refused delete")
+	oi, err := srv.Client(t).StatObject(ctx, "locked-retain", "clip.mp4", minio.StatObjectOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "GOVERNANCE", oi.Metadata.Get("X-Amz-Object-Lock-Mode"))
+
+	cfg = s3Config(srv, "locked-hold")
+	cfg.ObjectLock = "governance"
+	held := newS3(t, cfg)
+	put(t, held, "a.mp4", []byte("held"), objstore.PutOptions{})
+	require.NoError(t, held.SetLegalHold(ctx, "a.mp4", true))
+	require.Error(t, held.Delete(ctx, "a.mp4"), "a held object cannot be deleted")
+	_, err = held.Stat(ctx, "a.mp4")
+	require.NoError(t, err)
+	require.NoError(t, held.SetLegalHold(ctx, "a.mp4", false))
+	require.NoError(t, held.Delete(ctx, "a.mp4"))
+
+	plain := newS3(t, s3Config(srv, "no-lock"))
+	require.False(t, plain.Locked())
+	put(t, plain, "b", []byte("x"), objstore.PutOptions{})
+	require.ErrorIs(t, plain.SetLegalHold(ctx, "b", true), objstore.ErrNotSupported)
+	// asking for object lock on a bucket that has none is an error at start
+	cfg = s3Config(srv, "no-lock")
+	cfg.ObjectLock = "governance"
+	_, err = objstore.NewS3(ctx, cfg)
+	require.ErrorContains(t, err, "has none")
+}
+
+// TestS3ServerSideEncryption: with sse=s3 objects are encrypted at rest by
+// the server and read back unchanged.
+func TestS3ServerSideEncryption(t *testing.T) {
+	srv := testenv.MinIO(t)
+	ctx := ctxT(t)
+	s, err := objstore.Open(ctx, srv.URL("encrypted")+"?sse=s3", t.TempDir(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	data := payload(objstore.MinPartSize+10, 9)
+	put(t, s, "seg.mp4", data, objstore.PutOptions{ContentType: "video/mp4"})
+	rc, _, err := s.Get(ctx, "seg.mp4", nil)
+	require.NoError(t, err)
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	require.Equal(t, data, got)
+	oi, err := srv.Client(t).StatObject(ctx, "encrypted", "seg.mp4", minio.StatObjectOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "AES256", oi.Metadata.Get("X-Amz-Server-Side-Encryption"))
+}

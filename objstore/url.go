@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -99,8 +100,18 @@ func parseStoreURL(rawURL string) (storeLocation, error) {
 				default:
 					return storeLocation{}, bad("checksum=%q: want on or off", v)
 				}
+			case "lock":
+				cfg.ObjectLock = v
+			case "retain-days":
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 {
+					return storeLocation{}, bad("retain-days=%q: want a number of days", v)
+				}
+				cfg.RetainDays = n
+			case "sse":
+				cfg.SSE = v
 			default:
-				return storeLocation{}, bad("unknown parameter %q (known: region, checksum)", k)
+				return storeLocation{}, bad("unknown parameter %q (known: region, checksum, lock, retain-days, sse)", k)
 			}
 		}
 		return storeLocation{s3: cfg}, nil

@@ -209,6 +209,8 @@ func (s *MinIOServer) start() error {
 			"MINIO_ROOT_PASSWORD="+s.SecretKey,
 			"MINIO_BROWSER=off",
 			"MINIO_UPDATE=off",
+			// a static KMS key, so server-side encryption (SSE-S3) works
+			"MINIO_KMS_SECRET_KEY=attendant-test:"+testKMSKey,
 		),
 		dir: s.dir,
 		log: logFile,
@@ -223,6 +225,10 @@ func (s *MinIOServer) start() error {
 	s.proc = proc
 	return nil
 }
+
+// testKMSKey is a fixed 32-byte key (base64) for MinIO's static KMS: test
+// data only.
+const testKMSKey = "bXktbWluaW8ta2V5LWZvci10ZXN0cy1vbmx5LTMyYiE="
 
 // waitReady polls ListBuckets until it succeeds.
 func (s *MinIOServer) waitReady(proc *process) error {
