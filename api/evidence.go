@@ -31,6 +31,7 @@ type Recorder interface {
 	SetCamera(recorder.CameraConfig)
 	RemoveCamera(id string)
 	RequestClip(recorder.ClipRequest) error
+	SpoolEvidence(key, contentType string, data interface{ Read([]byte) (int, error) }, m recorder.EvidenceMeta) error
 }
 
 // DefaultAbnormalTypes is the list a reviewer picks from when none is
@@ -63,7 +64,10 @@ type clipStatus struct {
 	CameraID string    `json:"camera_id"`
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
-	Status   string    `json:"status" enum:"scheduled,not_recording"`
+	Status   string    `json:"status" enum:"scheduled,from_recordings,not_recorded,not_recording"`
+	// Segments is how many continuous-recording segments were copied as
+	// evidence (status from_recordings).
+	Segments int `json:"segments,omitempty"`
 }
 
 type eventView struct {
@@ -278,7 +282,7 @@ func (s *Server) createEvent(ctx context.Context, in *eventCreate) (*itemOutput[
 	from, to := at.Add(-s.cfg.PreRoll), end.Add(s.cfg.PostRoll)
 	v := eventView{ID: c.ID, CaseID: c.ID, Clips: []clipStatus{}}
 	for _, cam := range cams {
-		v.Clips = append(v.Clips, s.requestClip(c, cam, from, to))
+		v.Clips = append(v.Clips, s.requestClip(ctx, c, cam, from, to))
 	}
 	return &itemOutput[eventView]{Body: v}, nil
 }
@@ -305,18 +309,64 @@ func eventCameras(ctx context.Context, q store.Q, siteID string, ids []string) (
 	return slices.DeleteFunc(all, func(c store.Camera) bool { return !c.Enabled || c.Record == recorder.ModeOff }), nil
 }
 
-func (s *Server) requestClip(c store.Case, cam store.Camera, from, to time.Time) clipStatus {
+// requestClip asks the recorder for a clip of the span; a span older than
+// the camera's pre-roll ring is copied from its continuous recording, if it
+// has one.
+func (s *Server) requestClip(ctx context.Context, c store.Case, cam store.Camera, from, to time.Time) clipStatus {
 	st := clipStatus{CameraID: cam.ID, From: from, To: to, Status: "scheduled"}
 	if s.recorder == nil || !cam.Enabled || cam.Record == recorder.ModeOff {
 		st.Status = "not_recording"
 		return st
 	}
 	err := s.recorder.RequestClip(recorder.ClipRequest{CaseID: c.ID, SiteID: c.SiteID, CameraID: cam.ID, From: from, To: to})
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, recorder.ErrBeforeRing) && cam.Record == recorder.ModeContinuous:
+		n, cerr := s.clipFromRecordings(ctx, c, cam, from, to)
+		st.Status, st.Segments = "from_recordings", n
+		if cerr != nil || n == 0 {
+			st.Status = "not_recorded"
+			if cerr != nil {
+				s.log.Error("copy recordings as evidence", "case", c.ID, "camera", cam.ID, "err", cerr)
+			}
+		}
+	case errors.Is(err, recorder.ErrBeforeRing):
+		st.Status = "not_recorded"
+	default:
 		st.Status = "not_recording"
 		s.log.Warn("event clip not scheduled", "case", c.ID, "camera", cam.ID, "err", err)
 	}
 	return st
+}
+
+// clipFromRecordings copies the continuous segments that overlap the span
+// into the case's evidence, through the spool like any recording.
+func (s *Server) clipFromRecordings(ctx context.Context, c store.Case, cam store.Camera, from, to time.Time) (int, error) {
+	segs, err := store.ListRecordings(ctx, s.db.Q(), cam.ID, from, to, store.MaxPage)
+	if err != nil {
+		return 0, err
+	}
+	for i, seg := range segs {
+		rc, _, err := s.objects.Get(ctx, seg.Key, nil)
+		if err != nil {
+			return i, fmt.Errorf("read %s: %w", seg.Key, err)
+		}
+		key := recorder.EvidenceKey(c.SiteID, c.ID, "recording-"+shortID(cam.ID), seg.Start, "mp4")
+		err = s.recorder.SpoolEvidence(key, seg.MediaType, rc, recorder.EvidenceMeta{CaseID: c.ID, SiteID: c.SiteID,
+			Kind: "recording", CameraID: cam.ID, Start: seg.Start, End: seg.End})
+		rc.Close()
+		if err != nil {
+			return i, fmt.Errorf("spool %s: %w", key, err)
+		}
+	}
+	return len(segs), nil
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[len(id)-8:]
+	}
+	return id
 }
 
 func (s *Server) addEventClip(ctx context.Context, in *clipCreate) (*itemOutput[clipStatus], error) {
@@ -338,7 +388,7 @@ func (s *Server) addEventClip(ctx context.Context, in *clipCreate) (*itemOutput[
 	if cam.SiteID != c.SiteID {
 		return nil, errBadRequest("camera %q belongs to another site than the event", cam.ID)
 	}
-	st := s.requestClip(c.Case, cam, from, to)
+	st := s.requestClip(ctx, c.Case, cam, from, to)
 	if err := s.db.InTx(ctx, func(q store.Q) error {
 		return s.audit(ctx, q, "event.clip", "case", c.ID, c.SiteID, map[string]any{"camera_id": cam.ID, "from": from, "to": to, "status": st.Status})
 	}); err != nil {

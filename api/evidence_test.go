@@ -374,6 +374,25 @@ func TestContinuousRecording(t *testing.T) {
 		require.Equal(t, "h264", p.Codec)
 		require.InDelta(t, end.Sub(start).Seconds(), p.Duration, 0.1)
 	}
+	// an event older than the pre-roll kept in memory gets the continuous
+	// segments of its span
+	time.Sleep(time.Until(from.Add(12 * time.Second)))
+	at := from.Add(3 * time.Second)
+	r := f.agent.do("POST", "/api/v1/events", map[string]any{"site_id": f.siteA, "kind": "manual",
+		"at": at.Format(time.RFC3339Nano), "camera_ids": cams})
+	require.Equal(t, 201, r.status, "%s", r.body)
+	clip := r.json(t)["clips"].([]any)[0].(map[string]any)
+	require.Equal(t, "from_recordings", clip["status"], "%v", clip)
+	n := int(clip["segments"].(float64))
+	require.GreaterOrEqual(t, n, 3, "pre-roll 2 s + post-roll 1 s of 1 s segments")
+	caseID := r.json(t)["case_id"].(string)
+	for _, ev := range waitEvidence(t, f.agent, caseID, n, 20*time.Second) {
+		require.Equal(t, "recording", ev["kind"])
+		require.True(t, parseTime(t, ev["start"]).Before(at.Add(testPostRoll)))
+		require.True(t, parseTime(t, ev["end"]).After(at.Add(-testPreRoll)))
+	}
+	require.Equal(t, true, f.reviewer.do("GET", "/api/v1/cases/"+caseID+"/verify", nil).json(t)["ok"])
+
 	// other sites' agents do not see them
 	f.admin.create("/api/v1/users", map[string]any{"username": "agentb", "password": "agentb-password", "role": "agent",
 		"site_ids": []string{f.siteB}})

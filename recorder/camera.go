@@ -47,6 +47,7 @@ type camWorker struct {
 	frames    chan media.AccessUnit // from Feed
 	overrun   atomic.Bool           // Feed dropped a frame
 	recording atomic.Bool           // mode is not off
+	ringStart atomic.Int64          // wall time (unix ns) of the ring's first frame; 0 when empty
 	started   bool                  // under r.mu
 
 	ctlMu   sync.Mutex
@@ -149,6 +150,7 @@ func (w *camWorker) stopRecording(why string) {
 func (w *camWorker) resetRing() {
 	clear(w.ring)
 	w.ring, w.ringBytes = w.ring[:0], 0
+	w.ringStart.Store(0)
 }
 
 // brk handles a break in the video (frames dropped, a reconnect, new
@@ -245,6 +247,7 @@ func (w *camWorker) pushRing(f frame) {
 	if cap(w.ring) > 4*len(w.ring)+1024 {
 		w.ring = append(make([]frame, 0, 2*len(w.ring)), w.ring...)
 	}
+	w.ringStart.Store(w.clock.wall(w.ring[0].PTS).UnixNano())
 }
 
 // wallClock maps a camera's PTS to wall-clock time: the offset is the

@@ -242,6 +242,10 @@ type ClipRequest struct {
 // unknown), so no clip can be cut from it.
 var ErrNotRecording = errors.New("camera is not recording")
 
+// ErrBeforeRing means the span ended before the oldest video the camera's
+// pre-roll ring holds: only a continuous recording can still have it.
+var ErrBeforeRing = errors.New("span is older than the video kept in memory")
+
 // RequestClip schedules a clip. It returns at once; the clip is cut when
 // To has passed (or the camera stalls for ClipGrace) and becomes evidence
 // of the case once the store has it.
@@ -257,6 +261,9 @@ func (r *Recorder) RequestClip(req ClipRequest) error {
 	w, ok := r.cams[req.CameraID]
 	if !ok || !w.recording.Load() {
 		return fmt.Errorf("clip of camera %s: %w", req.CameraID, ErrNotRecording)
+	}
+	if oldest := w.ringStart.Load(); oldest != 0 && req.To.UnixNano() < oldest {
+		return fmt.Errorf("clip of camera %s: %w", req.CameraID, ErrBeforeRing)
 	}
 	w.control(func(w *camWorker) { w.addClip(req) })
 	return nil
