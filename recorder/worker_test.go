@@ -1,0 +1,187 @@
+package recorder_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/stretchr/testify/require"
+
+	"github.com/attendant/attendant/media"
+	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/recorder"
+	"github.com/attendant/attendant/recorder/spool"
+	"github.com/attendant/attendant/store"
+)
+
+// testFrames encodes 2 s of 25 fps H264 (a keyframe a second) with ffmpeg
+// and splits it into access units.
+func testFrames(t *testing.T) [][][]byte {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (make test installs it)")
+	}
+	out := filepath.Join(t.TempDir(), "v.h264")
+	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-t", "2",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "0", "-x264-params", "aud=1", "-f", "h264", out)
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	raw, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var nalus h264.AnnexB
+	require.NoError(t, nalus.Unmarshal(raw))
+	var aus [][][]byte
+	for _, n := range nalus {
+		if h264.NALUType(n[0]&0x1f) == h264.NALUTypeAccessUnitDelimiter {
+			aus = append(aus, nil)
+			continue
+		}
+		aus[len(aus)-1] = append(aus[len(aus)-1], n)
+	}
+	require.Len(t, aus, 50)
+	return aus
+}
+
+type uploads struct {
+	mu      sync.Mutex
+	entries []spool.Entry
+}
+
+func (u *uploads) segments() []spool.Entry {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]spool.Entry(nil), u.entries...)
+}
+
+// startRecorder runs a recorder over a local store, recording the spool's
+// uploads instead of indexing them (no database needed).
+func startRecorder(t *testing.T, cfg recorder.Config) (*recorder.Recorder, *uploads) {
+	t.Helper()
+	objects, err := objstore.NewLocal(t.TempDir())
+	require.NoError(t, err)
+	up := &uploads{}
+	sp, err := spool.New(spool.Config{Dir: t.TempDir(), OnUploaded: func(e spool.Entry, _ objstore.ObjectInfo) error {
+		up.mu.Lock()
+		up.entries = append(up.entries, e)
+		up.mu.Unlock()
+		return nil
+	}}, objects)
+	require.NoError(t, err)
+	db, err := store.Open(context.Background(), "", t.TempDir(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	rec := recorder.New(cfg, db, sp)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { _ = sp.Run(ctx); done <- struct{}{} }()
+	go func() { _ = rec.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
+	return rec, up
+}
+
+// feed gives the recorder n frames from the clip starting at pts, paced
+// only by the channel (wall = base + pts).
+func feed(rec *recorder.Recorder, cam string, aus [][][]byte, from, n int, pts time.Duration, base time.Time) time.Duration {
+	for i := range n {
+		au := aus[(from+i)%len(aus)]
+		key := h264.IsRandomAccess(au)
+		rec.Feed(cam, media.AccessUnit{Codec: "h264", NALUs: au, Key: key, PTS: pts, Wall: base.Add(pts)})
+		pts += 40 * time.Millisecond
+		time.Sleep(time.Millisecond) // let the worker keep up: this is not the overrun test
+	}
+	return pts
+}
+
+func parseMeta(t *testing.T, e spool.Entry, k string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, e.Metadata[k])
+	require.NoError(t, err, "%s=%q", k, e.Metadata[k])
+	return v
+}
+
+// TestCameraGapCutsSegment: when the camera goes away and comes back (a
+// jump in its timeline), the open segment ends at the last frame before the
+// gap and the next starts at the first keyframe after it: no segment spans
+// the gap, and each is contiguous with its neighbour on its side.
+func TestCameraGapCutsSegment(t *testing.T) {
+	aus := testFrames(t)
+	rec, up := startRecorder(t, recorder.Config{Segment: time.Second})
+	rec.SetCamera(recorder.CameraConfig{ID: "cam", SiteID: "site", Mode: recorder.ModeContinuous})
+	base := time.Now().Add(-time.Minute).UTC()
+	pts := feed(rec, "cam", aus, 0, 75, 10*time.Second, base) // 3 s
+	gapAt := base.Add(pts)
+	feed(rec, "cam", aus, 0, 76, pts+5*time.Second, base) // 5 s later: the camera was gone
+	rec.RemoveCamera("cam")                               // store what is open
+	require.Eventually(t, func() bool { return len(up.segments()) >= 5 }, 10*time.Second, 20*time.Millisecond)
+	segs := up.segments()
+	var before, after int
+	var prevEnd time.Time
+	for i, e := range segs {
+		start, end := parseMeta(t, e, "start"), parseMeta(t, e, "end")
+		require.True(t, end.After(start))
+		if !end.After(gapAt.Add(time.Millisecond)) {
+			before++
+		} else {
+			after++
+			require.False(t, start.Before(gapAt.Add(5*time.Second)), "segment %d starts inside the gap", i)
+		}
+		if i > 0 && start.Sub(gapAt).Abs() > 6*time.Second {
+			require.InDelta(t, 0, start.Sub(prevEnd).Seconds(), 0.001, "segment %d follows its predecessor", i)
+		}
+		prevEnd = end
+		require.Equal(t, "cam", e.Metadata["camera"])
+	}
+	require.GreaterOrEqual(t, before, 2)
+	require.GreaterOrEqual(t, after, 2)
+}
+
+// TestStalledCameraClip: a clip whose camera stops sending is stored with
+// the video it has once ClipGrace has passed, not held forever.
+func TestStalledCameraClip(t *testing.T) {
+	aus := testFrames(t)
+	rec, up := startRecorder(t, recorder.Config{PreRoll: time.Second, ClipGrace: 300 * time.Millisecond})
+	rec.SetCamera(recorder.CameraConfig{ID: "cam", SiteID: "site", Mode: recorder.ModeEvents})
+	base := time.Now().Add(-2 * time.Second).UTC()
+	pts := feed(rec, "cam", aus, 0, 50, 0, base) // wall: base .. base+2s
+	from := base.Add(time.Second)
+	require.NoError(t, rec.RequestClip(recorder.ClipRequest{CaseID: "case", SiteID: "site", CameraID: "cam",
+		From: from, To: base.Add(pts + 2*time.Second)}))
+	require.Eventually(t, func() bool { return len(up.segments()) == 1 }, 10*time.Second, 20*time.Millisecond)
+	e := up.segments()[0]
+	require.Equal(t, "clip", e.Metadata["evidence-kind"])
+	require.Equal(t, "case", e.Metadata["case"])
+	start, end := parseMeta(t, e, "start"), parseMeta(t, e, "end")
+	require.InDelta(t, 0, start.Sub(from).Seconds(), 0.05)
+	require.InDelta(t, 0, end.Sub(base.Add(pts)).Seconds(), 0.05, "ends with the last frame")
+	require.Equal(t, int64(1), rec.Stats().Clips)
+}
+
+// TestOverrunIsCountedAndRecovers: frames fed faster than the recorder
+// takes them are dropped and counted, never block the caller, and the
+// recording resumes at the next keyframe.
+func TestOverrunIsCountedAndRecovers(t *testing.T) {
+	aus := testFrames(t)
+	rec, up := startRecorder(t, recorder.Config{Segment: time.Second, QueueFrames: 2})
+	rec.SetCamera(recorder.CameraConfig{ID: "cam", SiteID: "site", Mode: recorder.ModeContinuous})
+	base := time.Now().UTC()
+	pts := time.Duration(0)
+	for i := range 2000 { // no pause: the queue overflows
+		au := aus[i%len(aus)]
+		rec.Feed("cam", media.AccessUnit{Codec: "h264", NALUs: au, Key: h264.IsRandomAccess(au), PTS: pts, Wall: base.Add(pts)})
+		pts += 40 * time.Millisecond
+	}
+	require.Positive(t, rec.Stats().DroppedFrames)
+	feed(rec, "cam", aus, 0, 100, pts, base)
+	rec.RemoveCamera("cam")
+	require.Eventually(t, func() bool { return len(up.segments()) > 0 }, 10*time.Second, 20*time.Millisecond)
+	for _, e := range up.segments() {
+		require.Positive(t, e.Size)
+		require.True(t, bytes.HasPrefix([]byte(e.Key), []byte("recordings/site/cam/")), e.Key)
+	}
+}
