@@ -1,0 +1,312 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// CallCodec is the audio codec of a call leg, carried unchanged to the
+// agent's browser: G.711 stays G.711.
+type CallCodec struct {
+	Name        string // "PCMU" | "PCMA" | "opus"
+	PayloadType uint8
+	ClockRate   uint32
+	Channels    uint16
+}
+
+func (c CallCodec) mimeType() (string, error) {
+	switch strings.ToUpper(c.Name) {
+	case "PCMU":
+		return webrtc.MimeTypePCMU, nil
+	case "PCMA":
+		return webrtc.MimeTypePCMA, nil
+	case "OPUS":
+		return webrtc.MimeTypeOpus, nil
+	}
+	return "", fmt.Errorf("%w: call codec %q", ErrCodecNotOffered, c.Name)
+}
+
+// CallLeg is the far side of a bridged call (a SIP call's RTP): raw RTP
+// packets in and out, with the leg's own codec and payload type.
+type CallLeg interface {
+	// ReadRTP reads the next RTP packet from the far side into buf.
+	ReadRTP(buf []byte) (int, error)
+	// WriteRTP sends one RTP packet to the far side.
+	WriteRTP(pkt []byte) error
+	// Done is closed when the leg ends.
+	Done() <-chan struct{}
+}
+
+// BridgeStats counts what crossed a bridge.
+type BridgeStats struct {
+	// LegToAgent and AgentToLeg count RTP packets forwarded each way.
+	LegToAgent, AgentToLeg uint64
+	// AgentConnected is set once the agent's WebRTC connection is up.
+	AgentConnected bool
+}
+
+// Bridger connects call legs to agents' browsers over WebRTC. Create it
+// once with NewBridger; it is safe for concurrent use.
+type Bridger struct {
+	se  webrtc.SettingEngine
+	log *slog.Logger
+}
+
+// NewBridger returns a Bridger gathering ICE candidates as cfg says (the
+// same settings as camera viewers).
+func NewBridger(cfg ICEConfig, log *slog.Logger) (*Bridger, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ifs, err := systemInterfaces()
+	if err != nil {
+		return nil, fmt.Errorf("list network interfaces: %w", err)
+	}
+	if cfg.DisconnectedTimeout == 0 {
+		cfg.DisconnectedTimeout = 5 * time.Second
+	}
+	if cfg.FailedTimeout == 0 {
+		cfg.FailedTimeout = 15 * time.Second
+	}
+	se, _, err := newSettingEngine(cfg, ifs, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Bridger{se: se, log: log}, nil
+}
+
+// Bridge is one call leg bridged to one agent's PeerConnection. The
+// server makes the offer (Offer) and takes the browser's answer (Answer).
+// Packets robot→agent keep their sequence numbers and timestamps (pion sets
+// the SSRC and payload type of the browser's negotiation); agent→robot
+// packets get one SSRC and continuous sequence numbers and timestamps, so
+// the robot sees one stream even if the agent's side restarts.
+type Bridge struct {
+	leg   CallLeg
+	codec CallCodec
+	pc    *webrtc.PeerConnection
+	track *webrtc.TrackLocalStaticRTP
+	log   *slog.Logger
+
+	toAgent, toLeg atomic.Uint64
+	connected      atomic.Bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// Start creates the agent's PeerConnection for leg and returns the bridge
+// and the SDP offer (ICE gathered, no trickle) to send to the browser.
+// Media flows once Answer is given the browser's answer.
+func (b *Bridger) Start(ctx context.Context, leg CallLeg, codec CallCodec) (*Bridge, string, error) {
+	mime, err := codec.mimeType()
+	if err != nil {
+		return nil, "", err
+	}
+	channels := codec.Channels
+	if channels == 0 {
+		channels = 1
+	}
+	params := webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mime, ClockRate: codec.ClockRate, Channels: channels},
+		PayloadType:        webrtc.PayloadType(codec.PayloadType),
+	}
+	if mime == webrtc.MimeTypeOpus {
+		params.SDPFmtpLine = "minptime=10;useinbandfec=1"
+	}
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(params, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, "", fmt.Errorf("register call codec %s: %w", codec.Name, err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, "", fmt.Errorf("configure RTCP reports: %w", err)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(b.se), webrtc.WithInterceptorRegistry(ir))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, "", fmt.Errorf("new agent peer connection: %w", err)
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(params.RTPCodecCapability, "audio", "call")
+	if err != nil {
+		_ = pc.Close()
+		return nil, "", fmt.Errorf("new call track: %w", err)
+	}
+	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
+		_ = pc.Close()
+		return nil, "", fmt.Errorf("add call track: %w", err)
+	}
+	bctx, cancel := context.WithCancel(context.Background())
+	br := &Bridge{leg: leg, codec: codec, pc: pc, track: track, log: b.log, ctx: bctx, cancel: cancel}
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			br.connected.Store(true)
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			br.connected.Store(false)
+		}
+	})
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		br.wg.Add(1)
+		go func() {
+			defer br.wg.Done()
+			br.agentToLeg(tr)
+		}()
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err == nil {
+		gathered := webrtc.GatheringCompletePromise(pc)
+		if err = pc.SetLocalDescription(offer); err == nil {
+			select {
+			case <-gathered:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+	}
+	if err != nil {
+		br.Close()
+		return nil, "", fmt.Errorf("make the agent's offer: %w", err)
+	}
+	br.wg.Add(2)
+	go func() {
+		defer br.wg.Done()
+		br.legToAgent()
+	}()
+	go func() {
+		defer br.wg.Done()
+		select {
+		case <-leg.Done():
+			br.Close()
+		case <-bctx.Done():
+		}
+	}()
+	return br, pc.LocalDescription().SDP, nil
+}
+
+// Answer applies the browser's answer.
+func (br *Bridge) Answer(sdp string) error {
+	if err := br.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadOffer, err)
+	}
+	return nil
+}
+
+// Stats returns the bridge's counters.
+func (br *Bridge) Stats() BridgeStats {
+	return BridgeStats{LegToAgent: br.toAgent.Load(), AgentToLeg: br.toLeg.Load(), AgentConnected: br.connected.Load()}
+}
+
+// Close ends the agent's side; the leg is left to its owner.
+func (br *Bridge) Close() {
+	br.once.Do(func() {
+		br.cancel()
+		_ = br.pc.Close()
+	})
+}
+
+// Wait blocks until the bridge's goroutines have ended (after Close or the
+// leg's end).
+func (br *Bridge) Wait() { br.wg.Wait() }
+
+func (br *Bridge) legToAgent() {
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	for {
+		n, err := br.leg.ReadRTP(buf)
+		if err != nil {
+			return
+		}
+		if br.ctx.Err() != nil {
+			return
+		}
+		if pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != br.codec.PayloadType {
+			continue // RFC 4733 events and garbage are not for the browser
+		}
+		if err := br.track.WriteRTP(&pkt); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			continue
+		}
+		br.toAgent.Add(1)
+	}
+}
+
+// agentToLeg forwards the browser's audio to the leg with the bridge's own
+// SSRC and continuous sequence numbers and timestamps.
+func (br *Bridge) agentToLeg(tr *webrtc.TrackRemote) {
+	rw := newRTPRewriter(br.codec.PayloadType, br.codec.ClockRate)
+	buf := make([]byte, 1500)
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		out := rw.rewrite(pkt)
+		n, err := out.MarshalTo(buf)
+		if err != nil {
+			continue
+		}
+		if err := br.leg.WriteRTP(buf[:n]); err != nil {
+			if br.ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		br.toLeg.Add(1)
+	}
+}
+
+// rtpRewriter gives packets from a source that may change (a new
+// PeerConnection after a reconnect) one SSRC and sequence and timestamp
+// lines without jumps.
+type rtpRewriter struct {
+	ssrc    uint32
+	pt      uint8
+	tsStep  uint32
+	started bool
+	inSSRC  uint32
+	seqOff  uint16
+	tsOff   uint32
+	lastSeq uint16
+	lastTS  uint32
+}
+
+func newRTPRewriter(pt uint8, clockRate uint32) *rtpRewriter {
+	// a new source continues one 20 ms packet after the last one sent
+	return &rtpRewriter{ssrc: rand.Uint32(), pt: pt, tsStep: max(clockRate/50, 1)}
+}
+
+func (r *rtpRewriter) rewrite(p *rtp.Packet) *rtp.Packet {
+	if !r.started || p.SSRC != r.inSSRC {
+		if r.started {
+			// continue one step after the last packet sent
+			r.seqOff = r.lastSeq + 1 - p.SequenceNumber
+			r.tsOff = r.lastTS + r.tsStep - p.Timestamp
+		} else {
+			r.seqOff, r.tsOff = 0, 0
+		}
+		r.started, r.inSSRC = true, p.SSRC
+	}
+	p.SSRC = r.ssrc
+	p.PayloadType = r.pt
+	p.SequenceNumber += r.seqOff
+	p.Timestamp += r.tsOff
+	p.Extension, p.Extensions = false, nil
+	r.lastSeq, r.lastTS = p.SequenceNumber, p.Timestamp
+	return p
+}

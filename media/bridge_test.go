@@ -1,0 +1,171 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/require"
+)
+
+// memLeg is a call leg in memory: what the test sends "from the robot"
+// and what the bridge sends to it.
+type memLeg struct {
+	in   chan []byte
+	done chan struct{}
+	mu   sync.Mutex
+	out  []rtp.Packet
+	once sync.Once
+}
+
+func newMemLeg() *memLeg { return &memLeg{in: make(chan []byte, 64), done: make(chan struct{})} }
+
+func (l *memLeg) ReadRTP(buf []byte) (int, error) {
+	select {
+	case p := <-l.in:
+		return copy(buf, p), nil
+	case <-l.done:
+		return 0, errors.New("leg ended")
+	}
+}
+
+func (l *memLeg) WriteRTP(b []byte) error {
+	var p rtp.Packet
+	if err := p.Unmarshal(b); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.out = append(l.out, p)
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *memLeg) Done() <-chan struct{} { return l.done }
+func (l *memLeg) end()                  { l.once.Do(func() { close(l.done) }) }
+
+func (l *memLeg) received() []rtp.Packet {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]rtp.Packet(nil), l.out...)
+}
+
+// agentPeer is the agent's browser as a pion client: it answers the
+// bridge's offer, counts the call audio it gets and sends its own.
+func agentPeer(t *testing.T, offer string) (*webrtc.PeerConnection, string, *atomic.Int64, *webrtc.TrackLocalStaticRTP) {
+	t.Helper()
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	me := &webrtc.MediaEngine{}
+	require.NoError(t, me.RegisterDefaultCodecs())
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me)).NewPeerConnection(webrtc.Configuration{})
+	require.NoError(t, err)
+	t.Cleanup(func() { pc.Close() })
+	var got atomic.Int64
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			got.Add(1)
+		}
+	})
+	mic, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, "mic", "agent")
+	require.NoError(t, err)
+	require.NoError(t, pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}))
+	_, err = pc.AddTrack(mic) // takes the offered sendrecv transceiver
+	require.NoError(t, err)
+	require.Len(t, pc.GetTransceivers(), 1)
+	answer, err := pc.CreateAnswer(nil)
+	require.NoError(t, err)
+	gathered := webrtc.GatheringCompletePromise(pc)
+	require.NoError(t, pc.SetLocalDescription(answer))
+	<-gathered
+	return pc, pc.LocalDescription().SDP, &got, mic
+}
+
+// TestBridgePCMU: a G.711 call leg and a WebRTC agent hear each other,
+// with PCMU on both sides (no transcoding): the leg's packets reach the
+// agent, and the agent's reach the leg under one SSRC with sequence numbers
+// that never jump.
+func TestBridgePCMU(t *testing.T) {
+	b, err := NewBridger(ICEConfig{IncludeLoopback: true, IPs: []string{"127.0.0.1"}}, nil)
+	require.NoError(t, err)
+	leg := newMemLeg()
+	defer leg.end()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	br, offer, err := b.Start(ctx, leg, CallCodec{Name: "PCMU", PayloadType: 0, ClockRate: 8000})
+	require.NoError(t, err)
+	defer br.Close()
+	require.Contains(t, offer, "PCMU/8000")
+	require.NotContains(t, offer, "opus")
+	_, answer, heard, mic := agentPeer(t, offer)
+	require.NoError(t, br.Answer(answer))
+	require.Eventually(t, func() bool { return br.Stats().AgentConnected }, 10*time.Second, 20*time.Millisecond)
+
+	payload := make([]byte, 160)
+	for i := range 100 {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(1000 + i), Timestamp: uint32(i * 160), SSRC: 42}, Payload: payload}
+		raw, _ := p.Marshal()
+		leg.in <- raw
+		// the agent talks too
+		require.NoError(t, mic.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 7}, Payload: payload}))
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.Eventually(t, func() bool { return heard.Load() >= 90 }, 5*time.Second, 20*time.Millisecond, "agent heard %d", heard.Load())
+	require.Eventually(t, func() bool { return len(leg.received()) >= 90 }, 5*time.Second, 20*time.Millisecond)
+	out := leg.received()
+	for i := 1; i < len(out); i++ {
+		require.Equal(t, out[0].SSRC, out[i].SSRC, "one SSRC towards the robot")
+		require.Equal(t, uint8(0), out[i].PayloadType)
+		require.Equal(t, uint16(1), out[i].SequenceNumber-out[i-1].SequenceNumber, "no sequence jump at %d", i)
+	}
+	st := br.Stats()
+	require.GreaterOrEqual(t, st.LegToAgent, uint64(90))
+
+	// the leg ending closes the bridge
+	leg.end()
+	done := make(chan struct{})
+	go func() { br.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("bridge goroutines still running after the leg ended")
+	}
+}
+
+func TestBridgeRefusesUnknownCodec(t *testing.T) {
+	b, err := NewBridger(ICEConfig{IncludeLoopback: true}, nil)
+	require.NoError(t, err)
+	_, _, err = b.Start(context.Background(), newMemLeg(), CallCodec{Name: "G729", PayloadType: 18, ClockRate: 8000})
+	require.ErrorIs(t, err, ErrCodecNotOffered)
+}
+
+// TestRTPRewriterNewSource: when the agent's side restarts (a new SSRC
+// with its own numbering), the robot still sees one stream continuing.
+func TestRTPRewriterNewSource(t *testing.T) {
+	rw := newRTPRewriter(0, 8000)
+	var out []rtp.Packet
+	for i := range 10 {
+		src, seq, ts := uint32(7), uint16(65530+i), uint32(1000+i*160) // wraps
+		if i >= 5 {
+			src, seq, ts = 9, uint16(300+i), uint32(90000+i*160)
+		}
+		p := rw.rewrite(&rtp.Packet{Header: rtp.Header{SSRC: src, SequenceNumber: seq, Timestamp: ts, PayloadType: 111}})
+		out = append(out, *p)
+	}
+	for i := 1; i < len(out); i++ {
+		require.Equal(t, out[0].SSRC, out[i].SSRC)
+		require.Equal(t, uint8(0), out[i].PayloadType)
+		require.Equal(t, uint16(1), out[i].SequenceNumber-out[i-1].SequenceNumber, "packet %d", i)
+		require.Equal(t, uint32(160), out[i].Timestamp-out[i-1].Timestamp, "packet %d", i)
+	}
+}
