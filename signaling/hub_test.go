@@ -1,0 +1,396 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/attendant/attendant/media"
+	"github.com/attendant/attendant/sip"
+	"github.com/attendant/attendant/store"
+)
+
+// fakeCall is a robot's call leg without SIP: the test plays the robot.
+type fakeCall struct {
+	id     string
+	dev    sip.Device
+	in     chan []byte // robot → server RTP
+	events chan sip.CallEvent
+	done   chan struct{}
+
+	mu       sync.Mutex
+	reason   string
+	out      int // server → robot RTP packets
+	rung     atomic.Bool
+	answered atomic.Bool
+	rejected atomic.Int32
+}
+
+// call makes a robot (a device row of the site) calling in.
+func (e *env) call(id string) *fakeCall {
+	e.t.Helper()
+	f := newFakeCall(id, e.site)
+	now := store.Now()
+	d := store.Device{ID: f.dev.ID, SiteID: e.site, Name: "Exit lane " + id, Kind: "robot", SIPUsername: "robot-" + id,
+		SIPPassword: "x", Enabled: true, CreatedAt: now, UpdatedAt: now}
+	require.NoError(e.t, store.Insert(context.Background(), e.db.Q(), &d))
+	return f
+}
+
+func newFakeCall(id, siteID string) *fakeCall {
+	return &fakeCall{id: id, dev: sip.Device{ID: "dev-" + id, SiteID: siteID, Username: "robot", Enabled: true},
+		in: make(chan []byte, 256), events: make(chan sip.CallEvent, 8), done: make(chan struct{})}
+}
+
+func (f *fakeCall) ID() string         { return f.id }
+func (f *fakeCall) Device() sip.Device { return f.dev }
+func (f *fakeCall) From() string       { return f.dev.Username }
+func (f *fakeCall) Codec() sip.Codec {
+	return sip.Codec{Name: "PCMU", PayloadType: 0, ClockRate: 8000, Channels: 1}
+}
+func (f *fakeCall) Ring() error                  { f.rung.Store(true); return nil }
+func (f *fakeCall) Answer(context.Context) error { f.answered.Store(true); return nil }
+func (f *fakeCall) Reject(code int, _ string) error {
+	f.rejected.Store(int32(code))
+	f.end("rejected")
+	return nil
+}
+func (f *fakeCall) Hangup(context.Context) error  { f.end("local-bye"); return nil }
+func (f *fakeCall) Done() <-chan struct{}         { return f.done }
+func (f *fakeCall) Events() <-chan sip.CallEvent { return f.events }
+func (f *fakeCall) EndReason() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reason
+}
+func (f *fakeCall) end(reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reason == "" {
+		f.reason = reason
+		close(f.done)
+	}
+}
+func (f *fakeCall) ReadRTP(buf []byte) (int, error) {
+	select {
+	case p := <-f.in:
+		return copy(buf, p), nil
+	case <-f.done:
+		return 0, errors.New("call ended")
+	}
+}
+func (f *fakeCall) WriteRTP([]byte) error {
+	f.mu.Lock()
+	f.out++
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeCall) sent() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.out
+}
+
+// env is a hub over a real database behind a real WebSocket endpoint.
+type env struct {
+	t     *testing.T
+	hub   *Hub
+	db    *store.DB
+	url   string
+	users map[string]store.User
+	site  string
+}
+
+func newEnv(t *testing.T, cfg Config) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, "", t.TempDir(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	now := store.Now()
+	site := store.Site{ID: store.NewID(), Name: "Gate 1", Kind: store.SiteParking, CreatedAt: now, UpdatedAt: now}
+	other := store.Site{ID: store.NewID(), Name: "Elsewhere", Kind: store.SiteParking, CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, store.Insert(ctx, db.Q(), &site))
+	require.NoError(t, store.Insert(ctx, db.Q(), &other))
+	users := map[string]store.User{}
+	for name, sites := range map[string][]string{"amy": {site.ID}, "bob": {site.ID}, "zed": {other.ID}} {
+		u := store.User{ID: store.NewID(), Username: name, PasswordHash: "x", Role: store.RoleAgent, SiteIDs: sites, CreatedAt: now, UpdatedAt: now}
+		require.NoError(t, store.Insert(ctx, db.Q(), &u))
+		users[name] = u
+	}
+	br, err := media.NewBridger(media.ICEConfig{IncludeLoopback: true, IPs: []string{"127.0.0.1"}}, nil)
+	require.NoError(t, err)
+	hub := New(cfg, db, br)
+	srv := httptest.NewServer(hub.Handler(func(r *http.Request) (store.User, bool) {
+		u, ok := users[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+		return u, ok
+	}))
+	t.Cleanup(srv.Close)
+	return &env{t: t, hub: hub, db: db, url: "ws" + strings.TrimPrefix(srv.URL, "http"), users: users, site: site.ID}
+}
+
+// client is an agent's browser: a WebSocket and, once offered, a pion peer.
+type client struct {
+	t    *testing.T
+	ws   *websocket.Conn
+	msgs chan Message
+	pc   *webrtc.PeerConnection
+	got  atomic.Int64 // call audio packets heard
+	mic  *webrtc.TrackLocalStaticRTP
+	// closeErr is the error that ended the reading, once msgs is closed.
+	closeErr error
+}
+
+func (e *env) connect(name string) *client {
+	e.t.Helper()
+	ws, _, err := websocket.Dial(context.Background(), e.url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + name}}})
+	require.NoError(e.t, err)
+	c := &client{t: e.t, ws: ws, msgs: make(chan Message, 64)}
+	go func() {
+		defer close(c.msgs)
+		for {
+			_, b, err := ws.Read(context.Background())
+			if err != nil {
+				c.closeErr = err
+				return
+			}
+			var m Message
+			if json.Unmarshal(b, &m) == nil {
+				c.msgs <- m
+			}
+		}
+	}()
+	e.t.Cleanup(func() { _ = ws.CloseNow() })
+	require.Equal(e.t, TypeWelcome, c.next(TypeWelcome).Type)
+	return c
+}
+
+func (c *client) send(m Message) {
+	b, _ := json.Marshal(m)
+	require.NoError(c.t, c.ws.Write(context.Background(), websocket.MessageText, b))
+}
+
+// next waits for a message of the type, skipping others.
+func (c *client) next(typ string) Message {
+	c.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m, ok := <-c.msgs:
+			if !ok {
+				c.t.Fatalf("connection closed waiting for %s", typ)
+			}
+			if m.Type == typ {
+				return m
+			}
+		case <-deadline:
+			c.t.Fatalf("no %s within 10s", typ)
+		}
+	}
+}
+
+// answerOffer plays the browser's part of the WebRTC offer/answer.
+func (c *client) answerOffer(offer string) string {
+	c.t.Helper()
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	me := &webrtc.MediaEngine{}
+	require.NoError(c.t, me.RegisterDefaultCodecs())
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me)).NewPeerConnection(webrtc.Configuration{})
+	require.NoError(c.t, err)
+	c.t.Cleanup(func() { pc.Close() })
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			c.got.Add(1)
+		}
+	})
+	c.mic, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, "mic", "agent")
+	require.NoError(c.t, err)
+	require.NoError(c.t, pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}))
+	_, err = pc.AddTrack(c.mic)
+	require.NoError(c.t, err)
+	answer, err := pc.CreateAnswer(nil)
+	require.NoError(c.t, err)
+	gathered := webrtc.GatheringCompletePromise(pc)
+	require.NoError(c.t, pc.SetLocalDescription(answer))
+	<-gathered
+	c.pc = pc
+	return pc.LocalDescription().SDP
+}
+
+// talk sends n packets each way: robot → agent and agent → robot.
+func talk(t *testing.T, f *fakeCall, c *client, n int) {
+	payload := make([]byte, 160)
+	for i := range n {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 1}, Payload: payload}
+		raw, _ := p.Marshal()
+		f.in <- raw
+		require.NoError(t, c.mic.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i),
+			Timestamp: uint32(i * 160), SSRC: 2}, Payload: payload}))
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func caseOf(t *testing.T, db *store.DB, id string) store.Case {
+	c, err := store.Get[store.Case](context.Background(), db.Q(), id)
+	require.NoError(t, err)
+	return c
+}
+
+// TestCallAnsweredInBrowser: a robot's call rings the agents of its site
+// (not the others), the first to accept gets the WebRTC offer, the robot is
+// answered with the browser's answer, audio flows both ways, DTMF reaches
+// the agent, and the agent's hang-up ends the call and records the case.
+func TestCallAnsweredInBrowser(t *testing.T) {
+	e := newEnv(t, Config{})
+	amy, bob, zed := e.connect("amy"), e.connect("bob"), e.connect("zed")
+	f := e.call("call-1")
+	handled := make(chan struct{})
+	go func() { e.hub.handle(context.Background(), f); close(handled) }()
+
+	ring := amy.next(TypeRinging)
+	require.Equal(t, "call-1", ring.Call.ID)
+	require.Equal(t, "PCMU", ring.Call.Codec)
+	bob.next(TypeRinging)
+	require.True(t, f.rung.Load())
+	select {
+	case m := <-zed.msgs:
+		t.Fatalf("an agent of another site was told: %+v", m)
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	amy.send(Message{Type: TypeAccept, CallID: "call-1"})
+	offer := amy.next(TypeOffer)
+	require.Contains(t, offer.SDP, "PCMU/8000")
+	require.Equal(t, "amy", bob.next(TypeTaken).By)
+	bob.send(Message{Type: TypeAccept, CallID: "call-1", Ref: "b1"})
+	errMsg := bob.next(TypeError)
+	require.Equal(t, "taken", errMsg.Code)
+	require.Equal(t, "b1", errMsg.Ref)
+
+	amy.send(Message{Type: TypeAnswer, CallID: "call-1", SDP: amy.answerOffer(offer.SDP)})
+	answered := amy.next(TypeAnswered)
+	require.Equal(t, "answered", answered.Call.State)
+	require.True(t, f.answered.Load(), "the robot is answered once the browser answered")
+	c := caseOf(t, e.db, ring.Call.CaseID)
+	require.Equal(t, store.CaseInProgress, c.Status)
+	require.Equal(t, e.users["amy"].ID, string(c.HandlerID))
+
+	talk(t, f, amy, 100)
+	require.Eventually(t, func() bool { return amy.got.Load() >= 80 && f.sent() >= 80 }, 10*time.Second, 20*time.Millisecond,
+		"heard by agent %d, by robot %d", amy.got.Load(), f.sent())
+
+	f.events <- sip.CallEvent{Kind: sip.EventDTMF, Digit: '5'}
+	require.Equal(t, "5", amy.next(TypeDTMF).Digit)
+
+	amy.send(Message{Type: TypeHangup, CallID: "call-1"})
+	require.Equal(t, "local-bye", amy.next(TypeEnded).Reason)
+	<-handled
+	c = caseOf(t, e.db, ring.Call.CaseID)
+	require.NotNil(t, c.EndedAt)
+	require.Equal(t, store.CaseInProgress, c.Status, "the agent closes the ticket, not the hang-up")
+	require.Empty(t, e.hub.Calls())
+}
+
+// TestUnansweredCallIsMissed: nobody accepts → 480 and a closed missed-call
+// case; a robot giving up while ringing ends it for the agents.
+func TestUnansweredCallIsMissed(t *testing.T) {
+	e := newEnv(t, Config{RingTimeout: 300 * time.Millisecond})
+	amy := e.connect("amy")
+	f := e.call("call-2")
+	done := make(chan struct{})
+	go func() { e.hub.handle(context.Background(), f); close(done) }()
+	ring := amy.next(TypeRinging)
+	require.Equal(t, "missed", amy.next(TypeEnded).Reason)
+	<-done
+	require.EqualValues(t, 480, f.rejected.Load())
+	c := caseOf(t, e.db, ring.Call.CaseID)
+	require.Equal(t, store.CaseClosed, c.Status)
+	require.Contains(t, c.Attribute, "missed call")
+
+	g := e.call("call-3")
+	go e.hub.handle(context.Background(), g)
+	amy.next(TypeRinging)
+	g.end("cancelled")
+	require.Equal(t, "cancelled", amy.next(TypeEnded).Reason)
+}
+
+// TestAgentReloadKeepsCall: the agent's WebSocket drops during a call; a
+// new connection within the grace gets the call back with a new offer and
+// the audio resumes; without one the call is hung up.
+func TestAgentReloadKeepsCall(t *testing.T) {
+	e := newEnv(t, Config{ReconnectGrace: time.Second})
+	amy := e.connect("amy")
+	f := e.call("call-4")
+	go e.hub.handle(context.Background(), f)
+	amy.next(TypeRinging)
+	amy.send(Message{Type: TypeAccept, CallID: "call-4"})
+	amy.send(Message{Type: TypeAnswer, CallID: "call-4", SDP: amy.answerOffer(amy.next(TypeOffer).SDP)})
+	amy.next(TypeAnswered)
+	_ = amy.ws.Close(websocket.StatusGoingAway, "reload")
+	amy.pc.Close()
+
+	again := e.connect("amy")
+	offer := again.next(TypeOffer)
+	require.Equal(t, "call-4", offer.CallID)
+	again.send(Message{Type: TypeAnswer, CallID: "call-4", SDP: again.answerOffer(offer.SDP)})
+	again.next(TypeAnswered)
+	talk(t, f, again, 60)
+	require.Eventually(t, func() bool { return again.got.Load() >= 40 }, 10*time.Second, 20*time.Millisecond)
+	require.Empty(t, f.EndReason(), "the call survived the reload")
+
+	_ = again.ws.Close(websocket.StatusGoingAway, "closed the tab")
+	select {
+	case <-f.done:
+		require.Equal(t, "local-bye", f.EndReason())
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call outlived the grace")
+	}
+}
+
+// TestBadMessages: garbage, binary, unknown types and oversized frames get
+// a clear error or a close, never a crash; an unauthenticated client is
+// refused.
+func TestBadMessages(t *testing.T) {
+	e := newEnv(t, Config{})
+	amy := e.connect("amy")
+	require.NoError(t, amy.ws.Write(context.Background(), websocket.MessageText, []byte("{nope")))
+	require.Equal(t, "bad_message", amy.next(TypeError).Code)
+	require.NoError(t, amy.ws.Write(context.Background(), websocket.MessageBinary, []byte{1, 2, 3}))
+	require.Equal(t, "bad_message", amy.next(TypeError).Code)
+	amy.send(Message{Type: "launch.missiles"})
+	require.Equal(t, "unknown_type", amy.next(TypeError).Code)
+	amy.send(Message{Type: TypePresence, State: "asleep"})
+	require.Equal(t, "bad_presence", amy.next(TypeError).Code)
+	amy.send(Message{Type: TypeAccept, CallID: "nope"})
+	require.Equal(t, "no_such_call", amy.next(TypeError).Code)
+	amy.send(Message{Type: TypePing, Ref: "p"})
+	require.Equal(t, "p", amy.next(TypePong).Ref)
+
+	_ = amy.ws.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping","sdp":"`+strings.Repeat("x", 100<<10)+`"}`))
+	for range amy.msgs { // the server closes the connection
+	}
+	require.Equal(t, websocket.StatusMessageTooBig, websocket.CloseStatus(amy.closeErr), "%v", amy.closeErr)
+
+	_, res, err := websocket.Dial(context.Background(), e.url, nil)
+	require.Error(t, err)
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+}

@@ -1,0 +1,84 @@
+package signaling
+
+import "time"
+
+// ProtocolVersion is sent in "welcome"; a client that does not know it
+// should reload.
+const ProtocolVersion = 1
+
+// Message is one WebSocket message, either way. Type says which fields
+// matter (docs/protocol.md).
+type Message struct {
+	Type string `json:"type"`
+	// Ref echoes a client's Ref in the server's reply or error.
+	Ref string `json:"ref,omitempty"`
+
+	CallID string    `json:"call_id,omitempty"`
+	SDP    string    `json:"sdp,omitempty"`
+	State  string    `json:"state,omitempty"` // presence
+	Reason string    `json:"reason,omitempty"`
+	Digit  string    `json:"digit,omitempty"`
+	By     string    `json:"by,omitempty"`
+	Call   *CallInfo `json:"call,omitempty"`
+	// Calls lists the calls ringing for this agent and the agent's own
+	// active call, in "welcome".
+	Calls   []CallInfo `json:"calls,omitempty"`
+	Agent   *AgentInfo `json:"agent,omitempty"`
+	Version int        `json:"version,omitempty"`
+	Code    string     `json:"code,omitempty"`
+	Error   string     `json:"message,omitempty"`
+}
+
+// CallInfo is what an agent sees of a call.
+type CallInfo struct {
+	ID       string    `json:"id"`
+	CaseID   string    `json:"case_id"`
+	SiteID   string    `json:"site_id"`
+	DeviceID string    `json:"device_id"`
+	From     string    `json:"from"`
+	Codec    string    `json:"codec"`
+	State    string    `json:"state"` // ringing | connecting | answered | ended
+	AgentID  string    `json:"agent_id,omitempty"`
+	Since    time.Time `json:"since"`
+}
+
+// AgentInfo is the connected agent.
+type AgentInfo struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Role     string `json:"role"`
+	Seat     string `json:"seat"`
+	Presence string `json:"presence"`
+}
+
+// Client message types.
+const (
+	TypePresence = "presence"    // {state: online|away|busy}
+	TypeAccept   = "call.accept" // {call_id}
+	TypeDecline  = "call.decline"
+	TypeAnswer   = "call.answer" // {call_id, sdp}: the browser's answer to call.offer
+	TypeHangup   = "call.hangup" // {call_id}
+	TypePing     = "ping"
+)
+
+// Server message types.
+const (
+	TypeWelcome  = "welcome"      // {version, agent, calls}
+	TypeRinging  = "call.ringing" // {call}
+	TypeOffer    = "call.offer"   // {call_id, sdp}: the server's WebRTC offer for the call's audio
+	TypeAnswered = "call.answered"
+	TypeTaken    = "call.taken" // {call_id, by}: another agent took it
+	TypeEnded    = "call.ended" // {call_id, reason}
+	TypeDTMF     = "call.dtmf"  // {call_id, digit}
+	TypeHold     = "call.hold"  // {call_id, state: hold|resume}
+	TypeError    = "error"      // {code, message, ref}
+	TypePong     = "pong"
+)
+
+// Presence states.
+const (
+	PresenceOnline  = "online"
+	PresenceAway    = "away"
+	PresenceBusy    = "busy"
+	PresenceOffline = "offline"
+)
