@@ -251,7 +251,9 @@ func (h *Hub) forwardEvents(ctx context.Context, ac *activeCall) {
 
 func (h *Hub) broadcastRinging(ac *activeCall) {
 	info := ac.info
-	h.broadcast(func(a *agent) bool { return a.presence == PresenceOnline && mayTake(a.user, info.SiteID) && !h.onCallLocked(a.user.ID) },
+	h.broadcast(func(a *agent) bool {
+		return a.presence == PresenceOnline && mayTake(a.user, info.SiteID) && !h.onCallLocked(a.user.ID)
+	},
 		Message{Type: TypeRinging, Call: &info})
 }
 

@@ -68,8 +68,8 @@ func (f *fakeCall) Reject(code int, _ string) error {
 	f.end("rejected")
 	return nil
 }
-func (f *fakeCall) Hangup(context.Context) error  { f.end("local-bye"); return nil }
-func (f *fakeCall) Done() <-chan struct{}         { return f.done }
+func (f *fakeCall) Hangup(context.Context) error { f.end("local-bye"); return nil }
+func (f *fakeCall) Done() <-chan struct{}        { return f.done }
 func (f *fakeCall) Events() <-chan sip.CallEvent { return f.events }
 func (f *fakeCall) EndReason() string {
 	f.mu.Lock()
