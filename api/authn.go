@@ -77,6 +77,31 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	next(huma.WithValue(ctx, principalKey{}, p))
 }
 
+// AuthenticateRequest resolves the caller of a plain HTTP request (the
+// WebSocket upgrade) as the API does: bearer token first, then the session
+// cookie. False for nobody, an expired token or a disabled user.
+func (s *Server) AuthenticateRequest(r *http.Request) (store.User, bool) {
+	secret := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		if scheme, tok, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "bearer") {
+			secret = strings.TrimSpace(tok)
+		}
+	} else if c, err := r.Cookie(sessionCookie); err == nil {
+		secret = c.Value
+	}
+	if secret == "" || !strings.HasPrefix(secret, auth.TokenPrefix) || len(secret) > 128 {
+		return store.User{}, false
+	}
+	_, user, err := store.TokenBySecretHash(r.Context(), s.db.Q(), auth.HashSecret(secret), store.Now())
+	if err != nil {
+		if !store.IsNotFound(err) {
+			s.log.Error("look up token", "err", err)
+		}
+		return store.User{}, false
+	}
+	return user, true
+}
+
 // Roles allowed by an operation.
 var (
 	anyRole    = []string{store.RoleAgent, store.RoleSupervisor, store.RoleReviewer, store.RoleAdmin}

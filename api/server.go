@@ -187,6 +187,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	return s, nil
 }
 
+// Handle serves pattern with h on the API's mux, behind the same metrics,
+// recovery and cross-origin protection (e.g. the signaling WebSocket).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
 // API exposes the huma API so later packages can add operations.
 func (s *Server) API() huma.API { return s.api }
 
