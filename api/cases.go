@@ -146,6 +146,9 @@ func (s *Server) registerCases() {
 			return &itemOutput[caseView]{Body: v}, nil
 		})
 
+	huma.Register(s.api, s.operation(http.MethodPost, "/api/v1/cases/{id}/close", "close-case", "cases",
+		"Close a case (the agent's \"close ticket\"), with a remark", caseRoles), s.closeCase)
+
 	op = s.operation(http.MethodPost, "/api/v1/cases/{id}/snapshots", "case-snapshot", "cases",
 		"Take a camera snapshot as evidence on a case", caseRoles)
 	op.DefaultStatus = http.StatusCreated
@@ -216,4 +219,45 @@ func (s *Server) caseSnapshot(ctx context.Context, in *snapshotCreate) (*itemOut
 		return nil, s.storeError("evidence", err)
 	}
 	return &itemOutput[store.Evidence]{Body: ev}, nil
+}
+
+type closeInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		Remark string `json:"remark,omitempty" maxLength:"2000"`
+	}
+}
+
+// closeCase ends the agent's work on a case: status closed, the remark
+// kept, the agent as handler if none. Closing a closed case is a no-op.
+func (s *Server) closeCase(ctx context.Context, in *closeInput) (*itemOutput[caseView], error) {
+	p := PrincipalFrom(ctx)
+	var out caseView
+	err := s.db.InTx(ctx, func(q store.Q) error {
+		v, err := s.loadCase(ctx, q, in.ID)
+		if err != nil {
+			return err
+		}
+		out = v
+		if v.Status == store.CaseClosed {
+			return nil
+		}
+		now := store.Now()
+		v.Status, v.ClosedAt, v.UpdatedAt = store.CaseClosed, &now, now
+		if in.Body.Remark != "" {
+			v.Remark = in.Body.Remark
+		}
+		if v.HandlerID == "" {
+			v.HandlerID = store.OptionalID(p.User.ID)
+		}
+		if err := store.Update(ctx, q, &v.Case); err != nil {
+			return err
+		}
+		out = v
+		return s.audit(ctx, q, "case.close", "case", v.ID, v.SiteID, map[string]any{"remark": in.Body.Remark})
+	})
+	if err != nil {
+		return nil, s.apiError("case", err)
+	}
+	return &itemOutput[caseView]{Body: out}, nil
 }

@@ -48,6 +48,7 @@ func TestRoleMatrix(t *testing.T) {
 		{"POST", "/api/v1/cases/" + caseID + "/hold", func(int) any { return map[string]any{"hold": true} }, map[string]int{"supervisor": 200, "admin": 200}},
 		{"GET", "/api/v1/cameras/" + f.cameraA + "/recordings", nil, all(200)},
 		{"GET", "/api/v1/review/sites", nil, all(200)},
+		{"POST", "/api/v1/cases/" + caseID + "/close", func(int) any { return map[string]any{"remark": "done"} }, map[string]int{"agent": 200, "supervisor": 200, "admin": 200}},
 		{"GET", "/api/v1/review/abnormal-types", nil, all(200)},
 		{"GET", "/api/v1/sites", nil, all(200)},
 		{"GET", "/api/v1/sites/" + f.siteA, nil, all(200)},
