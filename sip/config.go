@@ -74,6 +74,17 @@ type Config struct {
 	// MaxTCPConns and MaxTCPConnsPerIP bound open TCP connections, in all
 	// and from one IP (defaults 1024 and 32); further ones are closed at once.
 	MaxTCPConns, MaxTCPConnsPerIP int
+
+	// Calls takes incoming calls from registered devices. Nil: INVITEs get
+	// 480 Temporarily Unavailable.
+	Calls CallHandler
+	// RTPTimeout hangs up an answered call when the robot sent no RTP for
+	// this long, except while it holds the call (default 30 s; negative:
+	// never).
+	RTPTimeout time.Duration
+	// RTPPortMin and RTPPortMax bound the UDP ports of calls' media: an
+	// even port for RTP and the next one for RTCP (both 0: any free port).
+	RTPPortMin, RTPPortMax int
 }
 
 // withDefaults returns cfg with every zero field set to its default, or an
@@ -132,6 +143,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxTCPConnsPerIP == 0 {
 		cfg.MaxTCPConnsPerIP = 32
+	}
+	def(&cfg.RTPTimeout, 30*time.Second)
+	switch {
+	case cfg.RTPPortMin == 0 && cfg.RTPPortMax == 0:
+	case cfg.RTPPortMin < 1024 || cfg.RTPPortMax > 65535 || cfg.RTPPortMax-cfg.RTPPortMin < 1+cfg.RTPPortMin%2:
+		return cfg, fmt.Errorf("%w: rtp ports %d-%d: want 1024 <= min < max <= 65535 with an even/odd pair inside",
+			ErrBadConfig, cfg.RTPPortMin, cfg.RTPPortMax)
 	}
 	if cfg.MaxTCPConns < 0 || cfg.MaxTCPConnsPerIP < 0 {
 		return cfg, fmt.Errorf("%w: negative TCP connection limit", ErrBadConfig)

@@ -6,8 +6,16 @@
 // or an old nonce only costs the client a 401 with stale=true. Repeated
 // authentication failures from one IP get 403 without a challenge for a
 // while. Requests other than REGISTER and OPTIONS are accepted only from a
-// registered device calling from the address it registered from; calls
-// themselves come in a later version (INVITE gets 480 for now).
+// registered device calling from the address it registered from.
+//
+// Calls from registered devices go to a CallHandler (Config.Calls), one
+// goroutine per call like an http.Handler: it rings, answers or rejects,
+// and moves raw RTP of the negotiated codec (G.711 µ-law, A-law or Opus)
+// with ReadRTP and WriteRTP, so a bridge can hand it to WebRTC without
+// transcoding. Each call has one goroutine that owns its state (ringing,
+// answered, confirmed, ended) and answers CANCEL, BYE, hold and resume
+// re-INVITEs in its dialog; DTMF (RFC 4733) comes as events. SendMessage
+// sends robots SIP MESSAGEs. docs/sip-calls.md has the call flow.
 //
 // The package imports no other package of this module.
 package sip

@@ -46,31 +46,69 @@ func freeUDPPort(t *testing.T) int {
 // non-zero when the scenario fails.
 func sipp(t *testing.T, scenario, server, transport string, args ...string) int {
 	t.Helper()
+	return sippIn(t, t.TempDir(), scenario, server, transport, args...)
+}
+
+// sippIn is sipp run in dir, where the scenario finds its media files.
+func sippIn(t *testing.T, dir, scenario, server, transport string, args ...string) int {
+	t.Helper()
+	return sippAsync(t, dir, scenario, server, transport, args...)(t)
+}
+
+// sippAsync starts sipp in the background; the returned function waits
+// for it (on the test goroutine) and fails the test when sipp failed.
+func sippAsync(t *testing.T, dir, scenario, server, transport string, args ...string) func(t *testing.T) int {
+	t.Helper()
 	bin := needPeer(t, "sipp")
 	sf, err := filepath.Abs(filepath.Join("testdata", scenario))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	for attempt := 1; ; attempt++ {
-		port := freeUDPPort(t)
-		full := append([]string{
-			"-sf", sf, server, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", transport,
-			"-m", "1", "-timeout", "15s", "-timeout_error", "-nostdin",
-			"-trace_msg", "-message_file", filepath.Join(dir, "messages.log"),
-		}, args...)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := exec.CommandContext(ctx, bin, full...).CombinedOutput()
-		cancel()
-		if err == nil {
-			return port
+	type result struct {
+		port int
+		full []string
+		out  []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	finished := make(chan struct{})
+	t.Cleanup(func() { <-finished }) // no sipp outlives its test
+	// chosen here, on the test goroutine: freeUDPPort may fail the test
+	ports := make([]int, 3)
+	for i := range ports {
+		ports[i] = freeUDPPort(t)
+	}
+	go func() {
+		defer close(finished)
+		var r result
+		for attempt := 1; ; attempt++ {
+			r.port = ports[attempt-1]
+			r.full = append([]string{
+				"-sf", sf, server, "-i", "127.0.0.1", "-p", strconv.Itoa(r.port), "-t", transport,
+				"-m", "1", "-timeout", "15s", "-timeout_error", "-nostdin",
+				"-trace_msg", "-message_file", filepath.Join(dir, "messages.log"),
+			}, args...)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			cmd := exec.CommandContext(ctx, bin, r.full...)
+			cmd.Dir = dir
+			r.out, r.err = cmd.CombinedOutput()
+			cancel()
+			if r.err != nil && attempt < 3 && strings.Contains(string(r.out), "in use") {
+				continue // someone took the port in between
+			}
+			done <- r
+			return
 		}
-		if attempt < 3 && strings.Contains(string(out), "in use") {
-			continue // someone took the port in between
+	}()
+	return func(t *testing.T) int {
+		t.Helper()
+		r := <-done
+		if r.err != nil {
+			msgs, _ := os.ReadFile(filepath.Join(dir, "messages.log"))
+			t.Fatalf("sipp %s (%s) failed: %v\nargs: %q\n--- messages:\n%s\n--- output (tail):\n%s",
+				scenario, transport, r.err, r.full, msgs, tail(string(r.out), 3000))
 		}
-		msgs, _ := os.ReadFile(filepath.Join(dir, "messages.log"))
-		t.Fatalf("sipp %s (%s) failed: %v\nargs: %q\n--- messages:\n%s\n--- output (tail):\n%s",
-			scenario, transport, err, full, msgs, tail(string(out), 3000))
+		return r.port
 	}
 }
 

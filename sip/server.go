@@ -21,7 +21,7 @@ import (
 const (
 	allowMethods  = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REGISTER"
 	acceptTypes   = "application/sdp, application/json, text/plain"
-	supportedExts = "" // none yet; RFC 4028 "timer" comes with calls
+	supportedExts = "" // none yet: no RFC 4028 session timers, no 100rel
 )
 
 // Server is the SIP listener and registrar. Create it with NewServer and
@@ -35,10 +35,11 @@ type Server struct {
 	limiter *failLimiter
 	reg     *registry
 
-	ua  *sipgo.UserAgent
-	srv *sipgo.Server
-	udp net.PacketConn
-	tcp *limitListener
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client // BYE and MESSAGE
+	udp    net.PacketConn
+	tcp    *limitListener
 	// host and port bound, for our Contact
 	host, port string
 
@@ -55,6 +56,15 @@ type Server struct {
 	gate     sync.RWMutex
 	stopping bool
 	inflight sync.WaitGroup
+
+	// calls by dialog id; callsClosed refuses new ones once Run stops.
+	// callOwners counts the calls' goroutines, callHandlers the
+	// CallHandler goroutines.
+	callsMu      sync.Mutex
+	calls        map[string]*Call
+	callsClosed  bool
+	callOwners   sync.WaitGroup
+	callHandlers sync.WaitGroup
 }
 
 // NewServer binds UDP and TCP on cfg.Addr and returns a server ready to
@@ -78,12 +88,17 @@ func NewServer(cfg Config, dir Directory, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("new sip server: %w", err), s.ua.Close())
 	}
+	// NAT: rport asks the robot to answer to where our request came from
+	s.client, err = sipgo.NewClient(s.ua, sipgo.WithClientLogger(lib), sipgo.WithClientNAT())
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("new sip client: %w", err), s.ua.Close())
+	}
 	s.srv.OnRegister(s.handle(s.handleRegister))
 	s.srv.OnOptions(s.handle(s.handleOptions))
 	s.srv.OnInvite(s.handle(s.handleInvite))
 	s.srv.OnMessage(s.handle(s.handleMessage))
-	s.srv.OnAck(func(*sip.Request, sip.ServerTransaction) {}) // stray ACKs need no answer
-	s.srv.OnBye(s.handle(s.handleNoDialog))
+	s.srv.OnAck(s.handleAck)
+	s.srv.OnBye(s.handle(s.handleBye))
 	s.srv.OnCancel(s.handle(s.handleNoDialog))
 	s.srv.OnNoRoute(s.handle(s.handleUnknown))
 
@@ -117,6 +132,7 @@ func newCore(cfg Config, dir Directory, log *slog.Logger) (*Server, error) {
 		cfg: cfg, dir: dir, log: log, now: time.Now, nonces: n,
 		limiter: newFailLimiter(cfg.FailLimit, cfg.FailWindow),
 		reg:     newRegistry(),
+		calls:   make(map[string]*Call),
 	}
 	// handlers work under s.ctx; Run and Close end it
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -187,7 +203,8 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
-		s.cancel() // lookups in flight give up
+		s.cancel()    // lookups in flight give up, calls end
+		s.stopCalls() // BYEs go out while the sockets are open
 		return s.closeListeners()
 	})
 	err := g.Wait()
@@ -196,6 +213,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.stopping = true
 	s.gate.Unlock()
 	s.inflight.Wait()
+	s.callHandlers.Wait() // their contexts ended with s.ctx
 	err = errors.Join(err, s.ua.Close())
 	s.tcp.closeConns()
 	s.log.Info("sip stopped")
@@ -270,25 +288,6 @@ func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
 	)
 }
 
-// handleInvite refuses calls from anyone but a registered device; calls
-// from registered devices are not implemented yet.
-func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
-	b, ok := s.registeredCaller(req)
-	if !ok {
-		// Debug: SIP scanners send these by the thousand
-		s.log.Debug("sip call refused: caller not registered", logAttrs(req)...)
-		s.respond(req, tx, 403, "Forbidden")
-		// no retransmissions of the 403 until an ACK: over UDP a spoofed
-		// source would get about ten of them for one INVITE. A caller that
-		// lost the 403 retransmits its INVITE and gets a new one.
-		tx.Terminate()
-		return
-	}
-	s.log.Info("sip call from device refused: calls not implemented yet",
-		append(logAttrs(req), "device", b.DeviceID)...)
-	s.respond(req, tx, 480, "Temporarily Unavailable")
-}
-
 // handleMessage accepts SIP MESSAGE from registered devices; routing the
 // body is for a later version.
 func (s *Server) handleMessage(req *sip.Request, tx sip.ServerTransaction) {
@@ -360,16 +359,22 @@ func (s *Server) contact(req *sip.Request) string {
 // the received parameter RFC 3261 section 18.2.1 asks for.
 func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	if via := res.Via(); via != nil {
-		if src := hostOf(req.Source()); !via.Params.Has("received") && via.Host != src {
-			via.Params.Add("received", src)
-		}
-	}
-	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
+	s.decorate(res, req)
 	for _, h := range hdrs {
 		res.AppendHeader(h)
 	}
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("sip respond failed", append(logAttrs(req), "code", code, "error", err)...)
 	}
+}
+
+// decorate adds our Server header and the received parameter RFC 3261
+// section 18.2.1 asks for to a response to req.
+func (s *Server) decorate(res *sip.Response, req *sip.Request) {
+	if via := res.Via(); via != nil {
+		if src := hostOf(req.Source()); !via.Params.Has("received") && via.Host != src {
+			via.Params.Add("received", src)
+		}
+	}
+	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
 }
