@@ -44,6 +44,7 @@ type serveConfig struct {
 	RetainContinuous  int
 	RetainEvidence    int
 	RetentionInterval time.Duration
+	RingTimeout       time.Duration
 }
 
 func newServeFlags(cfg *serveConfig) *flag.FlagSet {
@@ -75,6 +76,7 @@ func newServeFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.IntVar(&cfg.RetainContinuous, "retain-continuous-days", 30, "days continuous recordings are kept (0 = forever)")
 	fs.IntVar(&cfg.RetainEvidence, "retain-evidence-days", 365, "days case evidence is kept unless on legal hold (0 = forever)")
 	fs.DurationVar(&cfg.RetentionInterval, "retention-interval", time.Hour, "how often the retention job runs")
+	fs.DurationVar(&cfg.RingTimeout, "ring-timeout", 30*time.Second, "a robot call nobody accepts within this is refused (480) and recorded as missed")
 	return fs
 }
 

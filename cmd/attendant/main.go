@@ -29,6 +29,7 @@ import (
 	"github.com/attendant/attendant/objstore"
 	"github.com/attendant/attendant/recorder"
 	"github.com/attendant/attendant/recorder/spool"
+	"github.com/attendant/attendant/signaling"
 	"github.com/attendant/attendant/sip"
 	"github.com/attendant/attendant/store"
 	"github.com/attendant/attendant/web"
@@ -183,22 +184,28 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	}
 	defer snapshots.Close()
 	lo, hi, _ := parsePortRange(cfg.WebRTCUDPPorts)
-	cameras, err := media.NewManager(media.ManagerConfig{ICE: media.ICEConfig{
+	iceCfg := media.ICEConfig{
 		NAT1To1IPs:      splitList(cfg.WebRTCPublicIPs),
 		Interfaces:      splitList(cfg.WebRTCIfaces),
 		IPs:             splitList(cfg.WebRTCIPs),
 		IncludeLoopback: cfg.WebRTCLoopback,
 		UDPPortMin:      lo,
 		UDPPortMax:      hi,
-	}, OnKeyframe: func(cameraID string, kf media.Keyframe) {
+	}
+	cameras, err := media.NewManager(media.ManagerConfig{ICE: iceCfg, OnKeyframe: func(cameraID string, kf media.Keyframe) {
 		snapshots.Warm(cameraID, snapshot.Keyframe{Codec: kf.Codec, AnnexB: kf.AnnexB, Width: kf.Width, Height: kf.Height, Seq: kf.Seq})
 	}, OnAccessUnit: rec.Feed}, log.With("component", "media"))
 	if err != nil {
 		return fmt.Errorf("start camera hub: %w", err)
 	}
 
-	sipServer, err := sip.NewServer(sip.Config{Addr: cfg.SIP, PublicAddr: cfg.SIPPublicAddr, UserAgent: "attendant/" + ver},
-		api.SIPDirectory(db), log.With("component", "sip"))
+	bridger, err := media.NewBridger(iceCfg, log.With("component", "bridge"))
+	if err != nil {
+		return fmt.Errorf("call bridge: %w", err)
+	}
+	hub := signaling.New(signaling.Config{RingTimeout: cfg.RingTimeout, Log: log.With("component", "signaling")}, db, bridger)
+	sipServer, err := sip.NewServer(sip.Config{Addr: cfg.SIP, PublicAddr: cfg.SIPPublicAddr, UserAgent: "attendant/" + ver,
+		Calls: hub}, api.SIPDirectory(db), log.With("component", "sip"))
 	if err != nil {
 		return fmt.Errorf("start SIP on %s: %w", cfg.SIP, err)
 	}
@@ -221,6 +228,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return err
 	}
 	reg.MustRegister(api.NewCameraCollector(cameras), newRecordingCollector(sp, rec))
+	srv.Handle("GET /api/v1/ws", hub.Handler(srv.AuthenticateRequest))
 
 	var demo *democam.Server
 	if cfg.Demo {

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/attendant/attendant/internal/testenv"
+)
+
+func freeUDP(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// wsAgent is an agent's browser: the signaling WebSocket and a pion peer.
+type wsAgent struct {
+	t     *testing.T
+	ws    *websocket.Conn
+	msgs  chan map[string]any
+	heard atomic.Int64
+}
+
+func dialAgent(t *testing.T, baseURL, token string) *wsAgent {
+	t.Helper()
+	ws, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(baseURL, "http")+"/api/v1/ws",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	a := &wsAgent{t: t, ws: ws, msgs: make(chan map[string]any, 64)}
+	go func() {
+		defer close(a.msgs)
+		for {
+			_, b, err := ws.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var m map[string]any
+			if json.Unmarshal(b, &m) == nil {
+				a.msgs <- m
+			}
+		}
+	}()
+	return a
+}
+
+func (a *wsAgent) next(typ string, within time.Duration) map[string]any {
+	a.t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case m, ok := <-a.msgs:
+			require.True(a.t, ok, "connection closed waiting for %s", typ)
+			if m["type"] == typ {
+				return m
+			}
+		case <-deadline:
+			a.t.Fatalf("no %s within %v", typ, within)
+		}
+	}
+}
+
+func (a *wsAgent) send(m map[string]any) {
+	b, _ := json.Marshal(m)
+	require.NoError(a.t, a.ws.Write(context.Background(), websocket.MessageText, b))
+}
+
+// answer plays the browser's part of the call's WebRTC offer/answer.
+func (a *wsAgent) answer(offer string) string {
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	me := &webrtc.MediaEngine{}
+	require.NoError(a.t, me.RegisterDefaultCodecs())
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me)).NewPeerConnection(webrtc.Configuration{})
+	require.NoError(a.t, err)
+	a.t.Cleanup(func() { pc.Close() })
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			a.heard.Add(1)
+		}
+	})
+	require.NoError(a.t, pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}))
+	answer, err := pc.CreateAnswer(nil)
+	require.NoError(a.t, err)
+	gathered := webrtc.GatheringCompletePromise(pc)
+	require.NoError(a.t, pc.SetLocalDescription(answer))
+	<-gathered
+	return pc.LocalDescription().SDP
+}
+
+// TestRobotCallAnsweredByAgent: a sipp robot registers with its device's
+// credentials and calls; the agent of its site is rung over the WebSocket,
+// accepts, answers the WebRTC offer, hears the robot's PCMU tone through the
+// bridge; the robot hangs up; the call's case has the agent and its end.
+func TestRobotCallAnsweredByAgent(t *testing.T) {
+	sippBin, err := exec.LookPath("sipp")
+	if err != nil {
+		t.Skip("sipp not installed (make test installs sip-tester)")
+	}
+	sipPort := freeUDP(t)
+	sipAddr := "127.0.0.1:" + strconv.Itoa(sipPort)
+	s := startServerSIP(t, sipAddr)
+	admin := loginToken(t, s.url, "admin", "admin-pass-123")
+	_, site := call(t, "POST", s.url+"/api/v1/sites", admin, map[string]any{"name": "North exit", "kind": "parking"})
+	siteID := site["id"].(string)
+	code, dev := call(t, "POST", s.url+"/api/v1/devices", admin, map[string]any{"name": "Exit robot", "site_id": siteID,
+		"sip_username": "robot7", "sip_password": "robot-secret-7"})
+	require.Equal(t, 201, code, "%v", dev)
+	code, _ = call(t, "POST", s.url+"/api/v1/users", admin, map[string]any{"username": "amy", "password": "amy-password",
+		"role": "agent", "site_ids": []string{siteID}})
+	require.Equal(t, 201, code)
+	agent := dialAgent(t, s.url, loginToken(t, s.url, "amy", "amy-password"))
+	agent.next("welcome", 5*time.Second)
+
+	dir := t.TempDir()
+	testenv.WriteToneWAV(t, filepath.Join(dir, "tone.wav"), 3)
+	scenario, err := filepath.Abs("../../sip/testdata/call.xml")
+	require.NoError(t, err)
+	sipp := exec.Command(sippBin, "-sf", scenario, sipAddr, "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDP(t)), "-t", "u1",
+		"-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin", "-s", "robot7", "-au", "robot7", "-ap", "robot-secret-7",
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(freeUDP(t)))
+	sipp.Dir = dir
+	sippDone := make(chan error, 1)
+	var sippOut strings.Builder
+	sipp.Stdout, sipp.Stderr = &sippOut, &sippOut
+	require.NoError(t, sipp.Start())
+	go func() { sippDone <- sipp.Wait() }()
+	t.Cleanup(func() { _ = sipp.Process.Kill() })
+
+	ring := agent.next("call.ringing", 15*time.Second)
+	callInfo := ring["call"].(map[string]any)
+	require.Equal(t, "PCMU", callInfo["codec"])
+	require.Equal(t, dev["id"], callInfo["device_id"])
+	callID := callInfo["id"].(string)
+	agent.send(map[string]any{"type": "call.accept", "call_id": callID})
+	offer := agent.next("call.offer", 10*time.Second)
+	require.Contains(t, offer["sdp"], "PCMU/8000", "the agent gets the robot's codec: no transcoding")
+	agent.send(map[string]any{"type": "call.answer", "call_id": callID, "sdp": agent.answer(offer["sdp"].(string))})
+	agent.next("call.answered", 10*time.Second)
+	require.Eventually(t, func() bool { return agent.heard.Load() >= 50 }, 10*time.Second, 20*time.Millisecond,
+		"the agent hears the robot (%d packets)", agent.heard.Load())
+	ended := agent.next("call.ended", 15*time.Second)
+	require.Equal(t, "remote-bye", ended["reason"])
+	select {
+	case err := <-sippDone:
+		require.NoError(t, err, "sipp: %s", sippOut.String())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("sipp did not finish: %s", sippOut.String())
+	}
+
+	_, cs := call(t, "GET", s.url+"/api/v1/cases/"+callInfo["case_id"].(string), admin, nil)
+	require.Equal(t, "call", cs["kind"])
+	require.Equal(t, "in_progress", cs["status"], "open until the agent closes the ticket")
+	require.NotEmpty(t, cs["handler_id"])
+	require.NotNil(t, cs["ended_at"])
+}
+
+func startServerSIP(t *testing.T, sipAddr string) *server {
+	t.Helper()
+	// startServer passes --sip 127.0.0.1:0 first; a later flag wins
+	return startServer(t, []string{"ATTENDANT_ADMIN_PASSWORD=admin-pass-123"}, "--data", t.TempDir(), "--sip", sipAddr)
+}
+
+func loginToken(t *testing.T, url, user, pass string) string {
+	t.Helper()
+	code, login := call(t, "POST", url+"/api/v1/login", "", map[string]any{"username": user, "password": pass})
+	require.Equal(t, 200, code, "%v", login)
+	return login["token"].(string)
+}
