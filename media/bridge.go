@@ -101,6 +101,7 @@ type Bridge struct {
 
 	toAgent, toLeg atomic.Uint64
 	connected      atomic.Bool
+	tap            atomic.Pointer[func(fromAgent bool, p *rtp.Packet)]
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -205,6 +206,13 @@ func (br *Bridge) Answer(sdp string) error {
 	return nil
 }
 
+// SetTap has fn called with every packet forwarded, robot's (fromAgent
+// false) and agent's (with the bridge's continuous numbering), to record
+// the call. It runs on the forwarding path: it must not block or keep p.
+func (br *Bridge) SetTap(fn func(fromAgent bool, p *rtp.Packet)) {
+	br.tap.Store(&fn)
+}
+
 // Stats returns the bridge's counters.
 func (br *Bridge) Stats() BridgeStats {
 	return BridgeStats{LegToAgent: br.toAgent.Load(), AgentToLeg: br.toLeg.Load(), AgentConnected: br.connected.Load()}
@@ -236,6 +244,9 @@ func (br *Bridge) legToAgent() {
 		if pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != br.codec.PayloadType {
 			continue // RFC 4733 events and garbage are not for the browser
 		}
+		if tap := br.tap.Load(); tap != nil {
+			(*tap)(false, &pkt)
+		}
 		if err := br.track.WriteRTP(&pkt); err != nil {
 			if errors.Is(err, context.Canceled) {
 				return
@@ -257,6 +268,9 @@ func (br *Bridge) agentToLeg(tr *webrtc.TrackRemote) {
 			return
 		}
 		out := rw.rewrite(pkt)
+		if tap := br.tap.Load(); tap != nil {
+			(*tap)(true, out)
+		}
 		n, err := out.MarshalTo(buf)
 		if err != nil {
 			continue

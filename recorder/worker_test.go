@@ -3,6 +3,8 @@ package recorder_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,6 +53,7 @@ func testFrames(t *testing.T) [][][]byte {
 type uploads struct {
 	mu      sync.Mutex
 	entries []spool.Entry
+	store   objstore.Store
 }
 
 func (u *uploads) segments() []spool.Entry {
@@ -65,7 +68,7 @@ func startRecorder(t *testing.T, cfg recorder.Config) (*recorder.Recorder, *uplo
 	t.Helper()
 	objects, err := objstore.NewLocal(t.TempDir())
 	require.NoError(t, err)
-	up := &uploads{}
+	up := &uploads{store: objects}
 	sp, err := spool.New(spool.Config{Dir: t.TempDir(), OnUploaded: func(e spool.Entry, _ objstore.ObjectInfo) error {
 		up.mu.Lock()
 		up.entries = append(up.entries, e)
@@ -184,4 +187,51 @@ func TestOverrunIsCountedAndRecovers(t *testing.T) {
 		require.Positive(t, e.Size)
 		require.True(t, bytes.HasPrefix([]byte(e.Key), []byte("recordings/site/cam/")), e.Key)
 	}
+}
+
+// TestCallAudioParts: both sides of a G.711 call are stored as stereo WAV
+// parts (robot left, agent right), each a piece of evidence with its span;
+// the agent, who started talking later, is placed later.
+func TestCallAudioParts(t *testing.T) {
+	rec, up := startRecorder(t, recorder.Config{})
+	start := time.Now().Add(-time.Minute).UTC()
+	a, err := rec.StartCallAudio(recorder.CallAudioConfig{CaseID: "case", SiteID: "site", DeviceID: "robot", Codec: "PCMU",
+		Part: 2 * time.Second, Start: start})
+	require.NoError(t, err)
+	loud := bytes.Repeat([]byte{0x00}, 160) // µ-law full scale
+	for i := range 250 {                     // 5 s of robot
+		a.Packet(false, uint32(1000+i*160), loud, start.Add(time.Duration(i)*20*time.Millisecond))
+	}
+	for i := range 100 { // 2 s of agent, starting at 1 s
+		a.Packet(true, uint32(777+i*160), loud, start.Add(time.Second+time.Duration(i)*20*time.Millisecond))
+	}
+	a.Close()
+	_, err = rec.StartCallAudio(recorder.CallAudioConfig{Codec: "opus"})
+	require.ErrorIs(t, err, recorder.ErrUnsupportedCodec)
+
+	require.Eventually(t, func() bool { return len(up.segments()) == 3 }, 10*time.Second, 20*time.Millisecond)
+	total := time.Duration(0)
+	for i, e := range up.segments() {
+		require.Equal(t, "call-audio", e.Metadata["evidence-kind"])
+		require.Equal(t, "audio/wav", e.ContentType)
+		s, en := parseMeta(t, e, "start"), parseMeta(t, e, "end")
+		total += en.Sub(s)
+		rc, _, err := up.store.Get(context.Background(), e.Key, nil)
+		require.NoError(t, err)
+		wav, _ := io.ReadAll(rc)
+		rc.Close()
+		samples := (len(wav) - 44) / 4
+		require.Equal(t, int(en.Sub(s).Seconds()*8000), samples, "part %d", i)
+		right := func(k int) int16 { return int16(binary.LittleEndian.Uint16(wav[44+4*k+2:])) }
+		left := func(k int) int16 { return int16(binary.LittleEndian.Uint16(wav[44+4*k:])) }
+		require.NotZero(t, left(samples/2), "robot on the left, part %d", i)
+		switch i {
+		case 0:
+			require.Zero(t, right(4000), "the agent is silent in the first second")
+			require.NotZero(t, right(12000))
+		case 2:
+			require.Zero(t, right(samples-1), "the agent stopped at 3 s")
+		}
+	}
+	require.Equal(t, 5*time.Second, total)
 }

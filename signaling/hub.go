@@ -17,7 +17,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtp"
+
 	"github.com/attendant/attendant/media"
+	"github.com/attendant/attendant/recorder"
 	"github.com/attendant/attendant/sip"
 	"github.com/attendant/attendant/store"
 )
@@ -39,6 +42,11 @@ type Call interface {
 	WriteRTP(pkt []byte) error
 }
 
+// CallRecorder records a call's audio (recorder.Recorder).
+type CallRecorder interface {
+	StartCallAudio(recorder.CallAudioConfig) (*recorder.CallAudio, error)
+}
+
 // Bridger bridges a call leg to an agent's browser (media.Bridger).
 type Bridger interface {
 	Start(ctx context.Context, leg media.CallLeg, codec media.CallCodec) (*media.Bridge, string, error)
@@ -58,7 +66,9 @@ type Config struct {
 	// ReconnectGrace is how long an answered call waits for its agent's
 	// browser to come back after its WebSocket dropped.
 	ReconnectGrace time.Duration
-	Log            *slog.Logger
+	// Recorder, when set, records both sides of every answered call.
+	Recorder CallRecorder
+	Log      *slog.Logger
 }
 
 // Hub rings agents and bridges calls. Its methods are safe for concurrent
@@ -86,6 +96,7 @@ type activeCall struct {
 	c        Call
 	info     CallInfo
 	bridge   *media.Bridge
+	audio    *recorder.CallAudio // nil when not recorded
 	answered bool
 	accepted chan struct{} // closed when an agent accepted
 	ended    bool
@@ -179,12 +190,15 @@ func (h *Hub) end(ctx context.Context, ac *activeCall, reason string) {
 	h.mu.Lock()
 	ac.ended = true
 	delete(h.calls, ac.info.ID)
-	br, answered := ac.bridge, ac.answered
+	br, answered, audio := ac.bridge, ac.answered, ac.audio
 	ac.bridge = nil
 	agentID := ac.info.AgentID
 	h.mu.Unlock()
 	if br != nil {
 		br.Close()
+	}
+	if audio != nil {
+		audio.Close() // the last part is spooled: indexed on the case within seconds
 	}
 	if reason == "" {
 		reason = "ended"
@@ -349,6 +363,17 @@ func (h *Hub) accept(ctx context.Context, u store.User, callID string) error {
 		return errNoSuchCall
 	}
 	ac.bridge = br
+	if ac.audio == nil && h.cfg.Recorder != nil {
+		a, err := h.cfg.Recorder.StartCallAudio(recorder.CallAudioConfig{CaseID: ac.info.CaseID, SiteID: ac.info.SiteID,
+			DeviceID: ac.info.DeviceID, Codec: codec.Name, Start: time.Now()})
+		if err != nil {
+			h.log.Warn("call not recorded", "call", callID, "err", err)
+		}
+		ac.audio = a
+	}
+	if audio := ac.audio; audio != nil {
+		br.SetTap(func(fromAgent bool, p *rtp.Packet) { audio.Packet(fromAgent, p.Timestamp, p.Payload, time.Now()) })
+	}
 	h.mu.Unlock()
 	h.sendTo(u.ID, Message{Type: TypeOffer, CallID: callID, SDP: offer, Call: ptr(ac.snapshot(h))})
 	return nil

@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"io"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -169,11 +173,45 @@ func TestRobotCallAnsweredByAgent(t *testing.T) {
 		t.Fatalf("sipp did not finish: %s", sippOut.String())
 	}
 
-	_, cs := call(t, "GET", s.url+"/api/v1/cases/"+callInfo["case_id"].(string), admin, nil)
+	caseID := callInfo["case_id"].(string)
+	var cs map[string]any
+	require.Eventually(t, func() bool {
+		_, cs = call(t, "GET", s.url+"/api/v1/cases/"+caseID, admin, nil)
+		return len(cs["evidence"].([]any)) >= 1
+	}, 15*time.Second, 100*time.Millisecond, "the call's audio is on the case within seconds of the hang-up")
 	require.Equal(t, "call", cs["kind"])
 	require.Equal(t, "in_progress", cs["status"], "open until the agent closes the ticket")
 	require.NotEmpty(t, cs["handler_id"])
 	require.NotNil(t, cs["ended_at"])
+
+	// the recording: stereo WAV, the robot's tone on the left, its hash verified
+	ev := cs["evidence"].([]any)[0].(map[string]any)
+	require.Equal(t, "call-audio", ev["kind"])
+	req, _ := http.NewRequest("GET", s.url+"/api/v1/evidence/"+ev["id"].(string)+"/content", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	wav, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, 200, res.StatusCode)
+	sum := sha256.Sum256(wav)
+	require.Equal(t, ev["sha256"], hex.EncodeToString(sum[:]))
+	require.Equal(t, "RIFF", string(wav[:4]))
+	loud := 0
+	for i := 44; i+4 <= len(wav); i += 4 {
+		if v := int16(binary.LittleEndian.Uint16(wav[i:])); v > 1000 || v < -1000 {
+			loud++
+		}
+	}
+	require.Greater(t, loud, 8000, "about a second or more of the robot's tone is in the recording")
+	_, v := call(t, "GET", s.url+"/api/v1/cases/"+caseID+"/verify", admin, nil)
+	require.Equal(t, true, v["ok"], "%v", v)
+
+	// the agent closes the ticket
+	code, closed := call(t, "POST", s.url+"/api/v1/cases/"+caseID+"/close", loginToken(t, s.url, "amy", "amy-password"),
+		map[string]any{"remark": "paid at the kiosk"})
+	require.Equal(t, 200, code, "%v", closed)
+	require.Equal(t, "closed", closed["status"])
 }
 
 func startServerSIP(t *testing.T, sipAddr string) *server {

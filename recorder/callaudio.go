@@ -1,0 +1,253 @@
+package recorder
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Call audio is stored as stereo 16-bit PCM WAV at 8 kHz, the robot on the
+// left and the agent on the right, in parts of CallAudioConfig.Part: every
+// browser plays it, and a crash loses at most the part being filled. The
+// call itself is never transcoded; only the recording decodes G.711.
+
+// DefaultCallAudioPart is the length of one call-audio part.
+const DefaultCallAudioPart = 10 * time.Second
+
+const (
+	callRate = 8000
+	// jitterMargin is how long after a part's end its late packets are
+	// still placed before the part is written.
+	jitterMargin = 500 * time.Millisecond
+)
+
+// ErrUnsupportedCodec means the call's codec is not recorded (only G.711).
+var ErrUnsupportedCodec = errors.New("codec not recorded: only G.711 (PCMU, PCMA)")
+
+// CallAudioConfig describes a call to record.
+type CallAudioConfig struct {
+	CaseID, SiteID, DeviceID string
+	// Codec is "PCMU" or "PCMA".
+	Codec string
+	// Part is the length of each stored part (default DefaultCallAudioPart).
+	Part time.Duration
+	// Start is the call's answer time: sample 0 of the recording.
+	Start time.Time
+}
+
+// CallAudio records one call. Packet is safe to call from the two
+// forwarding goroutines; a ticker goroutine writes finished parts.
+type CallAudio struct {
+	r      *Recorder
+	cfg    CallAudioConfig
+	decode func(byte) int16
+	part   int // samples per part
+
+	mu      sync.Mutex
+	legs    [2]legClock
+	parts   map[int]*audioPart
+	written int // parts [0, written) are stored
+	maxPos  int // one past the last sample placed
+	closed  bool
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type legClock struct {
+	started bool
+	pos0    int    // sample position of the first packet
+	ts0     uint32 // its RTP timestamp
+}
+
+type audioPart struct {
+	left, right []int16
+}
+
+// StartCallAudio begins recording a call; Close it when the call ends.
+func (r *Recorder) StartCallAudio(cfg CallAudioConfig) (*CallAudio, error) {
+	var dec func(byte) int16
+	switch cfg.Codec {
+	case "PCMU":
+		dec = ulawToLinear
+	case "PCMA":
+		dec = alawToLinear
+	default:
+		return nil, fmt.Errorf("record call of case %s: %w (%s)", cfg.CaseID, ErrUnsupportedCodec, cfg.Codec)
+	}
+	if cfg.Part <= 0 {
+		cfg.Part = DefaultCallAudioPart
+	}
+	if cfg.Start.IsZero() {
+		cfg.Start = time.Now()
+	}
+	a := &CallAudio{r: r, cfg: cfg, decode: dec, part: int(cfg.Part.Seconds() * callRate), parts: map[int]*audioPart{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go a.run()
+	return a, nil
+}
+
+// Packet places one RTP payload of the robot (fromAgent false) or of the
+// agent at its place in the recording, by its RTP timestamp relative to the
+// leg's first packet, which is placed by its arrival time.
+func (a *CallAudio) Packet(fromAgent bool, ts uint32, payload []byte, at time.Time) {
+	leg := 0
+	if fromAgent {
+		leg = 1
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
+	lc := &a.legs[leg]
+	if !lc.started {
+		lc.started, lc.ts0 = true, ts
+		lc.pos0 = max(0, int(at.Sub(a.cfg.Start).Seconds()*callRate))
+	}
+	pos := lc.pos0 + int(int32(ts-lc.ts0))
+	if pos < a.written*a.part || pos > lc.pos0+24*3600*callRate {
+		return // too late (its part is stored) or nonsense
+	}
+	for i, b := range payload {
+		p := pos + i
+		idx := p / a.part
+		pt := a.parts[idx]
+		if pt == nil {
+			pt = &audioPart{left: make([]int16, a.part), right: make([]int16, a.part)}
+			a.parts[idx] = pt
+		}
+		if leg == 0 {
+			pt.left[p%a.part] = a.decode(b)
+		} else {
+			pt.right[p%a.part] = a.decode(b)
+		}
+		a.maxPos = max(a.maxPos, p+1)
+	}
+}
+
+func (a *CallAudio) run() {
+	defer close(a.done)
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			a.flush(true)
+			return
+		case <-t.C:
+			a.flush(false)
+		}
+	}
+}
+
+// Close stores what is left; it returns when the last part is spooled.
+func (a *CallAudio) Close() {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		<-a.done
+		return
+	}
+	a.closed = true
+	a.mu.Unlock()
+	close(a.stop)
+	<-a.done
+}
+
+// flush stores the parts that are over (all of them at the end).
+func (a *CallAudio) flush(final bool) {
+	for {
+		a.mu.Lock()
+		idx := a.written
+		end := (idx + 1) * a.part
+		elapsed := int((time.Since(a.cfg.Start) - jitterMargin).Seconds() * callRate)
+		if !final && elapsed < end {
+			a.mu.Unlock()
+			return
+		}
+		if final && idx*a.part >= a.maxPos {
+			a.mu.Unlock()
+			return
+		}
+		pt := a.parts[idx]
+		delete(a.parts, idx)
+		n := a.part
+		if final && end > a.maxPos {
+			n = a.maxPos - idx*a.part
+		}
+		a.written++
+		a.mu.Unlock()
+		if pt == nil {
+			pt = &audioPart{left: make([]int16, a.part), right: make([]int16, a.part)}
+		}
+		a.store(idx, pt, n)
+	}
+}
+
+func (a *CallAudio) store(idx int, pt *audioPart, n int) {
+	start := a.cfg.Start.Add(time.Duration(idx*a.part) * time.Second / callRate)
+	end := start.Add(time.Duration(n) * time.Second / callRate)
+	wav := stereoWAV(pt.left[:n], pt.right[:n])
+	key := EvidenceKey(a.cfg.SiteID, a.cfg.CaseID, fmt.Sprintf("call-audio-%03d", idx+1), start, "wav")
+	err := a.r.SpoolEvidence(key, "audio/wav", bytes.NewReader(wav), EvidenceMeta{CaseID: a.cfg.CaseID, SiteID: a.cfg.SiteID,
+		Kind: "call-audio", DeviceID: a.cfg.DeviceID, Start: start, End: end})
+	if err != nil {
+		a.r.lost.Add(1)
+		a.r.log.Error("cannot spool call audio: this part is lost", "case", a.cfg.CaseID, "part", idx+1, "err", err)
+	}
+}
+
+// stereoWAV is a 16-bit PCM WAV, left and right interleaved.
+func stereoWAV(left, right []int16) []byte {
+	n := len(left)
+	b := make([]byte, 0, 44+4*n)
+	b = append(b, "RIFF"...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(36+4*n))
+	b = append(b, "WAVEfmt "...)
+	b = binary.LittleEndian.AppendUint32(b, 16)
+	b = binary.LittleEndian.AppendUint16(b, 1) // PCM
+	b = binary.LittleEndian.AppendUint16(b, 2)
+	b = binary.LittleEndian.AppendUint32(b, callRate)
+	b = binary.LittleEndian.AppendUint32(b, callRate*4)
+	b = binary.LittleEndian.AppendUint16(b, 4)
+	b = binary.LittleEndian.AppendUint16(b, 16)
+	b = append(b, "data"...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(4*n))
+	for i := range n {
+		b = binary.LittleEndian.AppendUint16(b, uint16(left[i]))
+		b = binary.LittleEndian.AppendUint16(b, uint16(right[i]))
+	}
+	return b
+}
+
+// ulawToLinear decodes one G.711 µ-law sample.
+func ulawToLinear(u byte) int16 {
+	u = ^u
+	t := (int(u&0x0f)<<3 + 0x84) << ((u & 0x70) >> 4)
+	if u&0x80 != 0 {
+		return int16(0x84 - t)
+	}
+	return int16(t - 0x84)
+}
+
+// alawToLinear decodes one G.711 A-law sample.
+func alawToLinear(a byte) int16 {
+	a ^= 0x55
+	t := int(a&0x0f) << 4
+	seg := int(a&0x70) >> 4
+	switch seg {
+	case 0:
+		t += 8
+	case 1:
+		t += 0x108
+	default:
+		t = (t + 0x108) << (seg - 1)
+	}
+	if a&0x80 != 0 {
+		return int16(t)
+	}
+	return int16(-t)
+}

@@ -1,0 +1,37 @@
+package recorder
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestG711Decode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dec  func(byte) int16
+		in   byte
+		want int16
+	}{
+		{"ulaw silence", ulawToLinear, 0xFF, 0},
+		{"ulaw max negative", ulawToLinear, 0x00, -32124},
+		{"ulaw max positive", ulawToLinear, 0x80, 32124},
+		{"alaw smallest", alawToLinear, 0xD5, 8},
+		{"alaw max positive", alawToLinear, 0xAA, 32256},
+		{"alaw max negative", alawToLinear, 0x2A, -32256},
+	} {
+		t.Run(tc.name, func(t *testing.T) { require.Equal(t, tc.want, tc.dec(tc.in)) })
+	}
+}
+
+func TestStereoWAVLayout(t *testing.T) {
+	w := stereoWAV([]int16{1, 2}, []int16{-1, -2})
+	require.Equal(t, "RIFF", string(w[:4]))
+	require.Equal(t, "WAVE", string(w[8:12]))
+	require.EqualValues(t, 2, binary.LittleEndian.Uint16(w[22:]), "channels")
+	require.EqualValues(t, 8000, binary.LittleEndian.Uint32(w[24:]), "rate")
+	require.EqualValues(t, 8, binary.LittleEndian.Uint32(w[40:]), "data bytes")
+	require.Equal(t, []int16{1, -1, 2, -2}, []int16{int16(binary.LittleEndian.Uint16(w[44:])), int16(binary.LittleEndian.Uint16(w[46:])),
+		int16(binary.LittleEndian.Uint16(w[48:])), int16(binary.LittleEndian.Uint16(w[50:]))})
+}
