@@ -199,7 +199,7 @@ func TestCallAudioParts(t *testing.T) {
 		Part: 2 * time.Second, Start: start})
 	require.NoError(t, err)
 	loud := bytes.Repeat([]byte{0x00}, 160) // µ-law full scale
-	for i := range 250 {                     // 5 s of robot
+	for i := range 250 {                    // 5 s of robot
 		a.Packet(false, uint32(1000+i*160), loud, start.Add(time.Duration(i)*20*time.Millisecond))
 	}
 	for i := range 100 { // 2 s of agent, starting at 1 s

@@ -1,7 +1,7 @@
 // Client of the case, evidence and review endpoints (docs/evidence.md).
 
 import { API_BASE, DEFAULT_LIMIT, buildQuery, request, type QueryValue } from './api';
-import type { Case, CaseWithEvidence, Disposition, EventCreated, EvidenceLink, Page, ReviewSite, VerifyReport } from './types';
+import type { Case, CaseWithEvidence, Disposition, EventCreated, Evidence, EvidenceLink, Page, ReviewSite, VerifyReport } from './types';
 
 const enc = encodeURIComponent;
 
@@ -72,4 +72,17 @@ export async function abnormalTypes(signal?: AbortSignal): Promise<string[]> {
 /** A server reference (user, device, camera id) that may be "" or null. */
 export function hasRef(v: string | null | undefined): v is string {
   return typeof v === 'string' && v !== '';
+}
+
+/** POST /cases/{id}/close: the agent's "close ticket", with a remark; the updated case (null when the server sent none). */
+export async function closeCase(id: string, remark: string): Promise<Case | null> {
+  const res = await request<Case | undefined>('POST', `/cases/${enc(id)}/close`, { remark });
+  return res && typeof res === 'object' && 'id' in res ? res : null;
+}
+
+export type SnapshotRole = 'scene' | 'id_document';
+
+/** POST /cases/{id}/snapshots: the camera's picture now, stored as evidence of the case. */
+export function takeSnapshot(caseId: string, cameraId: string, role: SnapshotRole): Promise<Evidence> {
+  return request<Evidence>('POST', `/cases/${enc(caseId)}/snapshots`, { camera_id: cameraId, role });
 }
