@@ -10,6 +10,7 @@ package signaling
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,9 +80,12 @@ type Hub struct {
 	bridger Bridger
 	log     *slog.Logger
 
-	mu     sync.Mutex
-	agents map[string]*agent // by user id
-	calls  map[string]*activeCall
+	messenger RobotMessenger
+
+	mu          sync.Mutex
+	agents      map[string]*agent // by user id
+	calls       map[string]*activeCall
+	robotStates map[string]json.RawMessage // last state per device
 }
 
 type agent struct {
@@ -113,8 +117,13 @@ func New(cfg Config, db *store.DB, bridger Bridger) *Hub {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{cfg: cfg, db: db, bridger: bridger, log: cfg.Log, agents: map[string]*agent{}, calls: map[string]*activeCall{}}
+	return &Hub{cfg: cfg, db: db, bridger: bridger, log: cfg.Log, agents: map[string]*agent{}, calls: map[string]*activeCall{},
+		robotStates: map[string]json.RawMessage{}}
 }
+
+// SetMessenger sets how robot commands reach robots (the SIP server, made
+// after the hub because it hands the hub its calls).
+func (h *Hub) SetMessenger(m RobotMessenger) { h.messenger = m }
 
 // mayTake says whether u may be offered calls of siteID.
 func mayTake(u store.User, siteID string) bool {
@@ -209,20 +218,20 @@ func (h *Hub) end(ctx context.Context, ac *activeCall, reason string) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	err := h.db.InTx(dctx, func(q store.Q) error {
-		c, err := store.Get[store.Case](dctx, q, ac.info.CaseID)
-		if err != nil {
-			return err
-		}
-		c.EndedAt, c.UpdatedAt = &now, now
+		// only the call's own columns: the agent may be closing the ticket
+		// at the same moment
+		stmt := "UPDATE cases SET ended_at = ?, updated_at = ? WHERE id = ?"
+		args := []any{now, now, ac.info.CaseID}
 		if !answered {
-			// nobody spoke to the robot: nothing left to do on this case
-			c.Status, c.ClosedAt, c.Attribute = store.CaseClosed, &now, "missed call ("+reason+")"
+			// nobody spoke to the robot: nothing is left to do on this case
+			stmt = "UPDATE cases SET ended_at = ?, updated_at = ?, status = ?, closed_at = ?, attribute = ? WHERE id = ?"
+			args = []any{now, now, store.CaseClosed, now, "missed call (" + reason + ")", ac.info.CaseID}
 		}
-		if err := store.Update(dctx, q, &c); err != nil {
+		if _, err := q.ExecContext(dctx, q.Rebind(stmt), args...); err != nil {
 			return err
 		}
-		_, err = h.db.AppendAudit(dctx, q, store.AuditEntry{ActorName: "sip", Action: "call.end", ObjectType: "case",
-			ObjectID: c.ID, SiteID: c.SiteID, Detail: fmt.Sprintf(`{"call_id":%q,"reason":%q,"answered":%t}`, ac.info.ID, reason, answered)})
+		_, err := h.db.AppendAudit(dctx, q, store.AuditEntry{ActorName: "sip", Action: "call.end", ObjectType: "case",
+			ObjectID: ac.info.CaseID, SiteID: ac.info.SiteID, Detail: fmt.Sprintf(`{"call_id":%q,"reason":%q,"answered":%t}`, ac.info.ID, reason, answered)})
 		return err
 	})
 	if err != nil {
@@ -313,8 +322,9 @@ var (
 	errCallFailure = errors.New("call_failed")
 )
 
-// accept gives the call to the agent and sends the agent the WebRTC offer.
-func (h *Hub) accept(ctx context.Context, u store.User, callID string) error {
+// accept gives the call to the agent and sends the WebRTC offer to the
+// browser that asked (to, or all the agent's browsers when nil).
+func (h *Hub) accept(ctx context.Context, u store.User, callID string, to *conn) error {
 	h.mu.Lock()
 	ac, ok := h.calls[callID]
 	switch {
@@ -375,7 +385,15 @@ func (h *Hub) accept(ctx context.Context, u store.User, callID string) error {
 		br.SetTap(func(fromAgent bool, p *rtp.Packet) { audio.Packet(fromAgent, p.Timestamp, p.Payload, time.Now()) })
 	}
 	h.mu.Unlock()
-	h.sendTo(u.ID, Message{Type: TypeOffer, CallID: callID, SDP: offer, Call: ptr(ac.snapshot(h))})
+	h.mu.Lock()
+	state := h.robotStates[ac.info.DeviceID]
+	h.mu.Unlock()
+	m := Message{Type: TypeOffer, CallID: callID, SDP: offer, Call: ptr(ac.snapshot(h)), RobotState: state}
+	if to != nil {
+		to.send(m)
+	} else {
+		h.sendTo(u.ID, m)
+	}
 	return nil
 }
 

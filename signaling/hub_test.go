@@ -394,3 +394,110 @@ func TestBadMessages(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
 }
+
+// fakeRobot is a robot's MESSAGE endpoint.
+type fakeRobot struct {
+	mu     sync.Mutex
+	bodies []string
+	status int
+}
+
+func (r *fakeRobot) SendMessage(_ context.Context, deviceID, contentType string, body []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.status >= 300 {
+		return r.status, errors.New("refused")
+	}
+	r.bodies = append(r.bodies, deviceID+" "+contentType+" "+string(body))
+	return 200, nil
+}
+
+// TestRobotCommands: the agent on a call commands its robot; each command
+// is checked, sent as JSON MESSAGE, answered and recorded on the case with
+// the agent and the remark; an abnormal open needs its reason and remark;
+// the robot's state updates reach the agent.
+func TestRobotCommands(t *testing.T) {
+	e := newEnv(t, Config{})
+	robot := &fakeRobot{}
+	e.hub.SetMessenger(robot)
+	amy, bob := e.connect("amy"), e.connect("bob")
+	f := e.call("call-5")
+	go e.hub.handle(context.Background(), f)
+	ring := amy.next(TypeRinging)
+	amy.send(Message{Type: TypeAccept, CallID: "call-5"})
+	amy.send(Message{Type: TypeAnswer, CallID: "call-5", SDP: amy.answerOffer(amy.next(TypeOffer).SDP)})
+	amy.next(TypeAnswered)
+
+	cmd := func(c *client, ref, command, reason string) Message {
+		c.send(Message{Type: TypeRobotCommand, Ref: ref, CallID: "call-5", Command: json.RawMessage(command), Reason: reason})
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case m, ok := <-c.msgs:
+				require.True(t, ok, "connection closed")
+				if m.Ref == ref {
+					return m
+				}
+			case <-deadline:
+				t.Fatalf("no answer to %s", command)
+			}
+		}
+	}
+	ok := cmd(amy, "1", `{"action":"display","mode":"qr","payload":"https://pay.example/123"}`, "")
+	require.Equal(t, TypeRobotResult, ok.Type, "%+v", ok)
+	require.Equal(t, 200, ok.Status)
+	require.Equal(t, TypeRobotResult, cmd(amy, "2", `{"action":"open_gate","abnormal":true,"abnormal_reason":"special-vehicle"}`, "ambulance").Type)
+	for _, bad := range []struct{ cmd, reason string }{
+		{`{"action":"open_gate","abnormal":true}`, "x"},
+		{`{"action":"open_gate","abnormal":true,"abnormal_reason":"special-vehicle"}`, ""},
+		{`{"action":"display","mode":"hologram","payload":"x"}`, ""},
+		{`{"action":"led","color":"red","prompt":"hi"}`, ""},
+		{`{"action":"self_destruct"}`, ""},
+		{`{"action":"voice","prompt":"hi","extra":1}`, ""},
+		{`"not an object"`, ""},
+	} {
+		m := cmd(amy, "bad", bad.cmd, bad.reason)
+		require.Equal(t, TypeError, m.Type, bad.cmd)
+		require.Equal(t, "bad_command", m.Code, bad.cmd)
+	}
+	require.Equal(t, "not_yours", cmd(bob, "3", `{"action":"open_gate"}`, "").Code)
+	robot.mu.Lock()
+	require.Len(t, robot.bodies, 2, "only checked commands reach the robot")
+	require.Contains(t, robot.bodies[0], "dev-call-5 application/json ")
+	require.Contains(t, robot.bodies[1], `"abnormal_reason":"special-vehicle"`)
+	robot.status = 486
+	robot.mu.Unlock()
+	require.Equal(t, "robot_unreachable", cmd(amy, "4", `{"action":"led","color":"green"}`, "").Code)
+
+	audit, err := store.ListAudit(context.Background(), e.db.Q(), store.AuditFilter{ObjectID: ring.Call.CaseID, Limit: 100})
+	require.NoError(t, err)
+	var actions []string
+	for _, a := range audit {
+		actions = append(actions, a.Action)
+		if a.Action == "robot.open_gate" {
+			require.Equal(t, "amy", a.ActorName)
+			require.Contains(t, a.Detail, `"reason":"ambulance"`)
+		}
+	}
+	require.Contains(t, actions, "robot.display")
+	require.Contains(t, actions, "robot.open_gate")
+	require.Contains(t, actions, "robot.led", "an undelivered command is recorded too")
+
+	e.hub.RobotMessage("dev-call-5", "application/json", []byte(`{"display":{"mode":"text","payload":"Please wait"}}`))
+	st := amy.next(TypeRobotState)
+	require.JSONEq(t, `{"display":{"mode":"text","payload":"Please wait"}}`, string(st.RobotState))
+	e.hub.RobotMessage("dev-call-5", "application/json", []byte(`{broken`))
+	f.end("remote-bye")
+}
+
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{`{"action":"open_gate"}`, `{"action":"display","mode":"qr","payload":"x"}`, `{"action":"led","color":"red"}`, `{}`, `[`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseCommand(b)
+		if err == nil && c.Action == "" {
+			t.Fatal("accepted a command without an action")
+		}
+	})
+}

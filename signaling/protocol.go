@@ -1,6 +1,9 @@
 package signaling
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // ProtocolVersion is sent in "welcome"; a client that does not know it
 // should reload.
@@ -27,6 +30,14 @@ type Message struct {
 	Version int        `json:"version,omitempty"`
 	Code    string     `json:"code,omitempty"`
 	Error   string     `json:"message,omitempty"`
+
+	// Command is a robot command (robot.command), RobotState a robot's
+	// last state update (robot.state, and in call.offer).
+	Command    json.RawMessage `json:"command,omitempty"`
+	DeviceID   string          `json:"device_id,omitempty"`
+	RobotState json.RawMessage `json:"robot_state,omitempty"`
+	// Status is the robot's SIP answer to a command (robot.result).
+	Status int `json:"status,omitempty"`
 }
 
 // CallInfo is what an agent sees of a call.
@@ -58,7 +69,10 @@ const (
 	TypeDecline  = "call.decline"
 	TypeAnswer   = "call.answer" // {call_id, sdp}: the browser's answer to call.offer
 	TypeHangup   = "call.hangup" // {call_id}
-	TypePing     = "ping"
+	// TypeRobotCommand: {call_id, command, reason}: tell the call's robot
+	// (docs/robot-protocol.md); answered robot.result.
+	TypeRobotCommand = "robot.command"
+	TypePing         = "ping"
 )
 
 // Server message types.
@@ -72,7 +86,11 @@ const (
 	TypeDTMF     = "call.dtmf"  // {call_id, digit}
 	TypeHold     = "call.hold"  // {call_id, state: hold|resume}
 	TypeError    = "error"      // {code, message, ref}
-	TypePong     = "pong"
+	// TypeRobotResult answers robot.command: {call_id, ref, status}.
+	TypeRobotResult = "robot.result"
+	// TypeRobotState is the robot's state update: {call_id, device_id, robot_state}.
+	TypeRobotState = "robot.state"
+	TypePong       = "pong"
 )
 
 // Presence states.

@@ -121,12 +121,24 @@ func (h *Hub) readLoop(ctx context.Context, c *conn) {
 			continue
 		}
 		if err := h.dispatch(ctx, c, m); err != nil {
-			c.send(Message{Type: TypeError, Ref: m.Ref, CallID: m.CallID, Code: err.Error(), Error: errorText(err)})
+			c.send(Message{Type: TypeError, Ref: m.Ref, CallID: m.CallID, Code: errorCode(err), Error: errorText(err)})
 		}
 	}
 }
 
 var errUnknownType = errors.New("unknown_type")
+
+// errorCode is the stable code of err for clients: the sentinel it wraps.
+func errorCode(err error) string {
+	for _, e := range []error{errNoSuchCall, errNotYours, errTaken, errBusy, errBridge, errBadSDP, errCallFailure,
+		errUnknownType, errBadPresence, errBadCommand, errRobot} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return "internal"
+}
+
 var errBadPresence = errors.New("bad_presence")
 
 func errorText(err error) string {
@@ -149,6 +161,8 @@ func errorText(err error) string {
 		return "unknown message type"
 	case errors.Is(err, errBadPresence):
 		return "presence is online, away or busy"
+	case errors.Is(err, errRobot):
+		return "the robot did not take the command"
 	}
 	return err.Error()
 }
@@ -167,13 +181,20 @@ func (h *Hub) dispatch(ctx context.Context, c *conn, m Message) error {
 		h.setPresence(c.user.ID, m.State)
 		return nil
 	case TypeAccept:
-		return h.accept(ctx, c.user, m.CallID)
+		return h.accept(ctx, c.user, m.CallID, c)
 	case TypeDecline:
 		return nil // the call rings on for the others
 	case TypeAnswer:
 		return h.answer(ctx, c.user, m.CallID, m.SDP)
 	case TypeHangup:
 		return h.hangup(ctx, c.user, m.CallID)
+	case TypeRobotCommand:
+		status, err := h.robotCommand(ctx, c.user, m)
+		if err != nil {
+			return err
+		}
+		c.send(Message{Type: TypeRobotResult, Ref: m.Ref, CallID: m.CallID, Status: status})
+		return nil
 	}
 	return errUnknownType
 }
@@ -217,11 +238,16 @@ func (h *Hub) attach(ctx context.Context, c *conn) {
 	}
 	var calls []CallInfo
 	resume := ""
+	// only a browser that comes back alone takes the call back: another
+	// open tab of the agent's may still be holding it
+	alone := len(a.conns) == 1
 	for _, ac := range h.calls {
 		switch {
 		case ac.info.AgentID == c.user.ID:
 			calls = append(calls, ac.info)
-			resume = ac.info.ID
+			if alone {
+				resume = ac.info.ID
+			}
 		case ac.info.AgentID == "" && mayTake(a.user, ac.info.SiteID):
 			calls = append(calls, ac.info)
 		}
@@ -232,8 +258,8 @@ func (h *Hub) attach(ctx context.Context, c *conn) {
 	c.send(welcome)
 	if resume != "" {
 		go func() {
-			if err := h.accept(ctx, c.user, resume); err != nil {
-				c.send(Message{Type: TypeError, CallID: resume, Code: err.Error(), Error: errorText(err)})
+			if err := h.accept(ctx, c.user, resume, c); err != nil {
+				c.send(Message{Type: TypeError, CallID: resume, Code: errorCode(err), Error: errorText(err)})
 			}
 		}()
 	}

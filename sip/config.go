@@ -78,6 +78,10 @@ type Config struct {
 	// Calls takes incoming calls from registered devices. Nil: INVITEs get
 	// 480 Temporarily Unavailable.
 	Calls CallHandler
+	// OnMessage, when set, gets the body of every MESSAGE a registered
+	// device sends (robot state updates), after the 200. It runs on the
+	// SIP transaction's goroutine: it must not block.
+	OnMessage func(deviceID, contentType string, body []byte)
 	// RTPTimeout hangs up an answered call when the robot sent no RTP for
 	// this long, except while it holds the call (default 30 s; negative:
 	// never).

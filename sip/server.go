@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -288,8 +289,8 @@ func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
 	)
 }
 
-// handleMessage accepts SIP MESSAGE from registered devices; routing the
-// body is for a later version.
+// handleMessage accepts SIP MESSAGE from registered devices and hands the
+// body to Config.OnMessage.
 func (s *Server) handleMessage(req *sip.Request, tx sip.ServerTransaction) {
 	b, ok := s.registeredCaller(req)
 	if !ok {
@@ -301,9 +302,12 @@ func (s *Server) handleMessage(req *sip.Request, tx sip.ServerTransaction) {
 	if h := req.ContentType(); h != nil {
 		ct = clip(h.Value(), 128)
 	}
-	s.log.Info("sip message from device", append(logAttrs(req),
+	s.log.Debug("sip message from device", append(logAttrs(req),
 		"device", b.DeviceID, "content_type", ct, "bytes", len(req.Body()))...)
 	s.respond(req, tx, 200, "OK")
+	if s.cfg.OnMessage != nil {
+		s.cfg.OnMessage(b.DeviceID, ct, bytes.Clone(req.Body()))
+	}
 }
 
 func (s *Server) handleNoDialog(req *sip.Request, tx sip.ServerTransaction) {
