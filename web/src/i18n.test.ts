@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { detectLang, dictionaries, formatDateTime, getLang, interpolate, otherLang, setLang, t, tEnum, toggleLang } from './i18n';
+import { PRESENCES } from './calls/callState';
 import { en, zhCN } from './strings';
 import {
   ACCESS_POINT_KINDS,
@@ -64,6 +65,9 @@ describe('dictionaries', () => {
       ['caseStatus', CASE_STATUSES],
       ['clipStatus', CLIP_STATUSES],
       ['abnormalType', DEFAULT_ABNORMAL_TYPES],
+      ['presence', PRESENCES],
+      ['calls.conn', ['connecting', 'connected', 'reconnecting', 'closed']],
+      ['calls.state', ['connecting', 'answered', 'ended']],
     ];
     for (const [group, values] of groups) {
       for (const v of values) {
@@ -92,6 +96,12 @@ describe('dictionaries', () => {
     assert.equal(zhCN['review.remark.testPayment'], '设备调试支付');
     assert.equal(zhCN['review.append'], '追加事件');
     assert.equal(zhCN['review.details'], '详情');
+    assert.equal(zhCN['calls.close'], '关单');
+    assert.equal(zhCN['calls.overview'], '接听概况');
+    assert.equal(zhCN['calls.scene'], '现场情况');
+    assert.equal(zhCN['presence.online'], '联机');
+    assert.equal(zhCN['presence.busy'], '忙碌');
+    assert.equal(zhCN['presence.away'], '离开');
   });
   it('lang switch label names the other language', () => {
     assert.equal(dictionaries.en['lang.other'], '中文');

@@ -17,14 +17,14 @@ describe('parseHash', () => {
 describe('routes', () => {
   it('has the pages of the first version', () => {
     const paths = routes.map((r) => r.path);
-    for (const p of ['/dashboard', '/cameras', '/review', '/evidence', '/admin/sites', '/admin/access-points', '/admin/devices', '/admin/cameras', '/admin/users', '/admin/tokens']) {
+    for (const p of ['/dashboard', '/calls', '/cameras', '/review', '/evidence', '/admin/sites', '/admin/access-points', '/admin/devices', '/admin/cameras', '/admin/users', '/admin/tokens']) {
       assert.ok(paths.includes(p), p);
     }
   });
   it('shows admin pages to admins only', () => {
     assert.deepEqual(
       visibleRoutes('agent').map((r) => r.path),
-      ['/dashboard', '/cameras', '/review'],
+      ['/dashboard', '/calls', '/cameras', '/review'],
     );
     assert.deepEqual(
       visibleRoutes('reviewer').map((r) => r.path),
@@ -49,6 +49,10 @@ describe('prefix routes', () => {
     assert.equal(resolve('/cameras', 'reviewer').kind, 'page');
     assert.equal(resolve('/camerasx', 'agent').kind, 'notFound');
     assert.equal(resolve('/dashboard/x', 'agent').kind, 'notFound');
+  });
+  it('serve the calls page to the roles that take calls', () => {
+    for (const role of ['agent', 'supervisor', 'admin'] as const) assert.equal(resolve('/calls', role).kind, 'page', role);
+    assert.equal(resolve('/calls', 'reviewer').kind, 'forbidden');
   });
   it('serve the review and compliance pages to their roles', () => {
     for (const role of ['agent', 'supervisor', 'reviewer', 'admin'] as const) {

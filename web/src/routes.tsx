@@ -10,6 +10,7 @@ import {
   tokensConfig,
   usersConfig,
 } from './admin/resources';
+import { CallsPage } from './calls/CallsPage';
 import { CamerasPage } from './cameras/CamerasPage';
 import { Dashboard } from './dashboard/Dashboard';
 import { EvidencePage } from './evidence/EvidencePage';
@@ -35,17 +36,20 @@ export interface RouteDef {
 const ADMIN: readonly Role[] = ['admin'];
 const REVIEW: readonly Role[] = ['agent', 'supervisor', 'reviewer', 'admin'];
 const COMPLIANCE: readonly Role[] = ['reviewer', 'supervisor', 'admin'];
+/** Roles that take robot calls (reviewers get 403 on the call WebSocket). */
+const CALLS: readonly Role[] = ['agent', 'supervisor', 'admin'];
 
 export const routes: RouteDef[] = [
   // ── Console: what agents, supervisors and reviewers work in ──────────────
   { path: '/dashboard', label: 'nav.dashboard', section: 'console', component: Dashboard, icon: '◎' },
+  // Gate calls: the queue of ringing robot calls and the call in progress.
+  { path: '/calls', label: 'nav.calls', section: 'console', roles: CALLS, component: CallsPage, icon: '☎' },
   { path: '/cameras', label: 'nav.live', section: 'console', component: CamerasPage, icon: '◫', prefix: true },
   // Box events: #/review/<siteId>/<caseId>; every role (agents see their own sites).
   { path: '/review', label: 'nav.review', section: 'console', roles: REVIEW, component: ReviewPage, icon: '▶', prefix: true },
   // Compliance search over all cases and their evidence: #/evidence/<caseId>.
   { path: '/evidence', label: 'nav.evidence', section: 'console', roles: COMPLIANCE, component: EvidencePage, icon: '⚖', prefix: true },
   // Later console pages plug in here, each one line, e.g.
-  //   { path: '/calls',   label: 'nav.calls',   section: 'console', roles: ['agent', 'supervisor', 'admin'], component: CallsPage,   icon: '☎' },
   //   { path: '/events',  label: 'nav.events',  section: 'console', component: EventsPage,  icon: '⚑' },
   //   { path: '/chat',    label: 'nav.chat',    section: 'console', component: ChatPage,    icon: '✉' },
   // (their nav.* labels are already in strings.ts).

@@ -1,0 +1,101 @@
+// Mounted by the shell for the roles that take calls: starts this tab's call
+// service, plays the caller (<audio id="call-audio">) whatever page is open,
+// and shows the incoming-call banner outside #/calls.
+
+import { createContext, type ComponentChildren } from 'preact';
+import { useContext, useEffect, useRef, useState } from 'preact/hooks';
+import { t } from '../i18n';
+import { navigate } from '../router';
+import { useSession } from '../session';
+import { isLive, takesCalls } from './callState';
+import { useCallLine } from './lookups';
+import { CallService, type CallsView } from './service';
+
+const CallsContext = createContext<CallService | null>(null);
+
+/** This tab's call service; null for reviewers and before sign-in. */
+export function useCallService(): CallService | null {
+  return useContext(CallsContext);
+}
+
+/** The service's state, re-rendering on every change. */
+export function useCallsView(svc: CallService | null): CallsView | null {
+  const [view, setView] = useState<CallsView | null>(svc ? svc.view : null);
+  useEffect(() => {
+    setView(svc ? svc.view : null);
+    return svc ? svc.subscribe(setView) : undefined;
+  }, [svc]);
+  return view;
+}
+
+interface HostProps {
+  /** The page open now: the banner stays away from #/calls, which lists the calls itself. */
+  path: string;
+  children: ComponentChildren;
+}
+
+export function CallsHost({ path, children }: HostProps) {
+  const { user } = useSession();
+  const eligible = takesCalls(user?.role);
+  const userId = user?.id ?? '';
+  const [svc, setSvc] = useState<CallService | null>(null);
+  const audioRef = useRef<HTMLAudioElement>(null);
+
+  useEffect(() => {
+    if (!eligible || !userId) {
+      setSvc(null);
+      return undefined;
+    }
+    const s = new CallService();
+    s.setAudioElement(audioRef.current);
+    s.start();
+    setSvc(s);
+    return () => {
+      s.setAudioElement(null);
+      s.stop();
+    };
+  }, [eligible, userId]);
+
+  return (
+    <CallsContext.Provider value={svc}>
+      {children}
+      {eligible && <audio id="call-audio" ref={audioRef} autoplay hidden />}
+      {svc && path !== '/calls' && <IncomingCall svc={svc} />}
+    </CallsContext.Provider>
+  );
+}
+
+/** The banner over any page: the oldest call ringing for this agent, with accept. */
+function IncomingCall({ svc }: { svc: CallService }) {
+  useSession(); // re-render on a language change
+  const view = useCallsView(svc);
+  const state = view?.state;
+  const call = state && state.presence === 'online' && !isLive(state.active) ? state.ringing[0] : undefined;
+  const line = useCallLine(call ?? null);
+  if (!state || !call) return null;
+  const more = state.ringing.length - 1;
+  return (
+    <div class="incoming-call" id="incoming-call" role="alert" data-call-id={call.id}>
+      <span class="incoming-call-icon" aria-hidden="true">
+        ☎
+      </span>
+      <div class="incoming-call-text">
+        <strong>{t('calls.incoming')}</strong>
+        <span class="incoming-call-line">{line}</span>
+        {more > 0 && <span class="muted">{t('calls.incomingMore', { n: more })}</span>}
+      </div>
+      <button
+        type="button"
+        class="btn btn-primary"
+        id="incoming-accept"
+        disabled={state.conn !== 'connected'}
+        onClick={() => {
+          svc.accept(call.id);
+          navigate('/calls');
+        }}
+      >
+        {t('calls.accept')}
+      </button>
+    </div>
+  );
+}

@@ -1,0 +1,158 @@
+/// <reference types="node" />
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { CallInfo } from './callState';
+import { FakeClock, FakePC, FakeSocket, FakeStream, FakeTrack, settle } from './fakes.test-util';
+import type { PhoneEnv } from './phone';
+import { CallService } from './service';
+import type { SocketEnv } from './socket';
+
+const AGENT = { id: 'u1', username: 'alice', role: 'agent', seat: '', presence: 'online' };
+
+function info(id: string, patch: Partial<CallInfo> = {}): CallInfo {
+  return { id, case_id: `case-${id}`, site_id: 's1', device_id: 'd1', from: '1001', codec: 'PCMU', state: 'ringing', since: '2025-05-01T10:00:00Z', ...patch };
+}
+
+function setup() {
+  const clock = new FakeClock();
+  const sockets: FakeSocket[] = [];
+  const pcs: FakePC[] = [];
+  const closed: [string, string][] = [];
+  const socketEnv: SocketEnv = {
+    createSocket: (url) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+    setTimeout: clock.setTimeout,
+    clearTimeout: clock.clearTimeout,
+    setInterval: clock.setInterval,
+    clearInterval: clock.clearInterval,
+    now: () => clock.now,
+    url: () => 'ws://test/api/v1/ws',
+  };
+  const phoneEnv: PhoneEnv = {
+    createPeerConnection: () => {
+      const pc = new FakePC(pcs.length + 1);
+      pcs.push(pc);
+      return pc as unknown as RTCPeerConnection;
+    },
+    getUserMedia: async () => new FakeStream([new FakeTrack('audio')]) as unknown as MediaStream,
+    createMediaStream: (tracks) => new FakeStream(tracks as unknown as FakeTrack[]) as unknown as MediaStream,
+    setTimeout: clock.setTimeout,
+    clearTimeout: clock.clearTimeout,
+  };
+  const svc = new CallService({
+    socketEnv,
+    phoneEnv,
+    close: async (caseId, remark) => {
+      closed.push([caseId, remark]);
+      return null;
+    },
+  });
+  svc.start();
+  const ws = () => sockets[sockets.length - 1] as FakeSocket;
+  const connect = (calls: CallInfo[] = []) => {
+    ws().open();
+    ws().msg({ type: 'welcome', version: 1, agent: AGENT, calls });
+  };
+  return { clock, sockets, pcs, closed, svc, ws, connect };
+}
+
+describe('CallService', () => {
+  it('accepts, answers the offer over the socket and hangs up', async () => {
+    const t = setup();
+    t.connect([info('c1')]);
+    assert.equal(t.svc.accept('c1'), true);
+    assert.equal(t.svc.phone.callId, 'c1');
+    t.ws().msg({ type: 'call.offer', call_id: 'c1', sdp: 'v=0 offer', call: info('c1', { agent_id: 'u1', state: 'connecting' }) });
+    await settle();
+    const answer = t.ws().sent.find((m) => m.type === 'call.answer');
+    assert.deepEqual(answer, { type: 'call.answer', call_id: 'c1', sdp: 'answer-1-sendrecv' });
+    t.ws().msg({ type: 'call.answered', call_id: 'c1', call: info('c1', { agent_id: 'u1', state: 'answered' }) });
+    assert.equal(t.svc.view.state.active?.state, 'answered');
+    assert.equal(t.svc.hangup(), true);
+    assert.deepEqual(t.ws().sent[t.ws().sent.length - 1], { type: 'call.hangup', call_id: 'c1' });
+    t.ws().msg({ type: 'call.ended', call_id: 'c1', reason: 'local-bye' });
+    // The audio is over at once; the panel waits for the ticket.
+    assert.equal(t.svc.phone.callId, null);
+    assert.equal(t.pcs[0]?.closed, true);
+    assert.equal(t.svc.view.state.active?.state, 'ended');
+    await t.svc.closeTicket('  paid at the gate ');
+    // The remark goes as given (the panel trims it).
+    assert.deepEqual(t.closed, [['case-c1', '  paid at the gate ']]);
+    assert.equal(t.svc.view.state.active, null);
+  });
+
+  it('hangs up before closing the ticket of a call still on', async () => {
+    const t = setup();
+    t.connect([info('c1')]);
+    t.svc.accept('c1');
+    t.ws().msg({ type: 'call.offer', call_id: 'c1', sdp: 'v=0', call: info('c1', { agent_id: 'u1', state: 'connecting' }) });
+    await settle();
+    const closing = t.svc.closeTicket('done');
+    await settle();
+    assert.deepEqual(t.ws().sent[t.ws().sent.length - 1], { type: 'call.hangup', call_id: 'c1' });
+    assert.deepEqual(t.closed, [], 'not before the call ended');
+    t.ws().msg({ type: 'call.ended', call_id: 'c1', reason: 'local-bye' });
+    await closing;
+    assert.deepEqual(t.closed, [['case-c1', 'done']]);
+    assert.equal(t.svc.view.state.active, null);
+  });
+
+  it('takes its call back after a reload and answers the new offer', async () => {
+    const t = setup();
+    t.connect([info('c1', { agent_id: 'u1', state: 'answered' })]);
+    assert.equal(t.svc.phone.callId, 'c1');
+    t.ws().msg({ type: 'call.offer', call_id: 'c1', sdp: 'v=0', call: info('c1', { agent_id: 'u1', state: 'answered' }) });
+    await settle();
+    assert.equal(t.ws().sent.filter((m) => m.type === 'call.answer').length, 1);
+    assert.equal(t.svc.view.state.active?.state, 'answered');
+  });
+
+  it('answers the new offer after its own connection dropped, on a new PeerConnection', async () => {
+    const t = setup();
+    t.connect([info('c1')]);
+    t.svc.accept('c1');
+    t.ws().msg({ type: 'call.offer', call_id: 'c1', sdp: 'v=0', call: info('c1', { agent_id: 'u1', state: 'connecting' }) });
+    await settle();
+    t.ws().drop();
+    await t.clock.advance(1000);
+    t.connect([info('c1', { agent_id: 'u1', state: 'answered' })]);
+    t.ws().msg({ type: 'call.offer', call_id: 'c1', sdp: 'v=0 again', call: info('c1', { agent_id: 'u1', state: 'answered' }) });
+    await settle();
+    assert.equal(t.pcs.length, 2);
+    assert.equal(t.pcs[0]?.closed, true);
+    assert.equal(t.ws().sent.filter((m) => m.type === 'call.answer').length, 1);
+  });
+
+  it('leaves a call answered in another tab to that tab until asked to take it here', async () => {
+    const t = setup();
+    t.connect([info('c1')]);
+    // Another tab of the same agent accepted: this one gets the offer too.
+    t.ws().msg({ type: 'call.offer', call_id: 'c1', sdp: 'v=0', call: info('c1', { agent_id: 'u1', state: 'connecting' }) });
+    await settle();
+    assert.equal(t.pcs.length, 0);
+    assert.equal(t.svc.view.state.active?.call.id, 'c1');
+    // Its own reconnect does not steal the call either.
+    t.ws().drop();
+    await t.clock.advance(1000);
+    t.connect([info('c1', { agent_id: 'u1', state: 'answered' })]);
+    assert.equal(t.svc.phone.callId, null);
+    assert.equal(t.svc.takeHere('c1'), true);
+    assert.deepEqual(t.ws().sent[t.ws().sent.length - 1], { type: 'call.accept', call_id: 'c1' });
+    t.ws().msg({ type: 'call.offer', call_id: 'c1', sdp: 'v=0', call: info('c1', { agent_id: 'u1', state: 'answered' }) });
+    await settle();
+    assert.equal(t.pcs.length, 1);
+  });
+
+  it('drops the audio when another agent wins the accept', async () => {
+    const t = setup();
+    t.connect([info('c1')]);
+    t.svc.accept('c1');
+    t.ws().msg({ type: 'call.taken', call_id: 'c1', by: 'bob' });
+    assert.equal(t.svc.phone.callId, null);
+    assert.equal(t.svc.view.state.active, null);
+    assert.equal(t.svc.view.state.error?.by, 'bob');
+  });
+});

@@ -1,0 +1,218 @@
+// One tab's call service: the WebSocket (socket.ts) and the call's audio
+// (phone.ts) wired together, plus what the page needs to act (accept, hang
+// up, presence, close ticket). It lives as long as the signed-in shell, so a
+// call keeps its audio while the agent looks at another page.
+
+import { me } from '../api';
+import { closeCase } from '../cases';
+import type { Case } from '../types';
+import { isLive, type CallsState, type Presence } from './callState';
+import { IDLE_PHONE, Phone, type PhoneEnv, type PhoneStatus } from './phone';
+import { CallSocket, browserSocketEnv, type SocketEnv } from './socket';
+
+export interface CallsView {
+  state: CallsState;
+  phone: PhoneStatus;
+  /** The browser refused to play the caller's audio without a click. */
+  audioBlocked: boolean;
+}
+
+export interface ServiceOptions {
+  socketEnv?: SocketEnv;
+  phoneEnv?: PhoneEnv;
+  close?: (caseId: string, remark: string) => Promise<Case | null>;
+}
+
+/** How long "close ticket" waits for the hang-up of a call still on before closing anyway. */
+const HANGUP_WAIT_MS = 5000;
+
+export class CallService {
+  readonly socket: CallSocket;
+  readonly phone: Phone;
+  private v: CallsView;
+  private readonly listeners = new Set<(v: CallsView) => void>();
+  private audio: HTMLAudioElement | null = null;
+  private remote: MediaStream | null = null;
+  private refusedAt = -Infinity;
+  private readonly close: (caseId: string, remark: string) => Promise<Case | null>;
+  private readonly unsubs: (() => void)[] = [];
+
+  constructor(opts: ServiceOptions = {}) {
+    this.close = opts.close ?? closeCase;
+    this.socket = new CallSocket(opts.socketEnv ?? browserSocketEnv(() => this.refused()));
+    const phoneOpts: ConstructorParameters<typeof Phone>[0] = {
+      sendAnswer: (callId, sdp) => this.socket.answer(callId, sdp),
+      onStatus: (phone) => this.update({ phone }),
+      onRemoteStream: (stream) => this.setRemote(stream),
+      onFailed: (callId) => {
+        const a = this.socket.state.active;
+        if (isLive(a) && a.call.id === callId) this.socket.reclaim(callId);
+      },
+    };
+    if (opts.phoneEnv) phoneOpts.env = opts.phoneEnv;
+    this.phone = new Phone(phoneOpts);
+    this.v = { state: this.socket.state, phone: IDLE_PHONE, audioBlocked: false };
+    this.unsubs.push(
+      this.socket.subscribe((state) => {
+        this.reconcile(state);
+        this.update({ state });
+      }),
+      this.socket.onMessage((m, before) => {
+        const a = this.socket.state.active;
+        if (m.type === 'welcome') {
+          // Our call is still on (a reload, a dropped connection): the server offers it here again.
+          // Not if this tab knew it as running in another tab: that one answers.
+          const elsewhere = isLive(before.active) && before.active.call.id === a?.call.id && before.active.offered;
+          if (isLive(a) && !this.phone.owns(a.call.id) && !elsewhere) this.phone.own(a.call.id);
+        } else if (m.type === 'call.offer' && m.call_id && typeof m.sdp === 'string') {
+          void this.phone.handleOffer(m.call_id, m.sdp);
+        }
+      }),
+    );
+  }
+
+  get view(): CallsView {
+    return this.v;
+  }
+
+  subscribe(fn: (v: CallsView) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  start(): void {
+    this.socket.start();
+  }
+
+  stop(): void {
+    this.socket.stop();
+    this.phone.end();
+    for (const u of this.unsubs.splice(0)) u();
+    this.listeners.clear();
+  }
+
+  /** Accepts a ringing call: call.accept, and the microphone asked for at once. False when not connected or busy. */
+  accept(callId: string): boolean {
+    if (!this.socket.accept(callId)) return false;
+    this.phone.own(callId);
+    return true;
+  }
+
+  /** Moves the agent's own call to this tab (it was open in another one). */
+  takeHere(callId: string): boolean {
+    const a = this.socket.state.active;
+    if (!isLive(a) || a.call.id !== callId) return false;
+    this.phone.own(callId);
+    if (this.socket.reclaim(callId)) return true;
+    this.phone.end();
+    return false;
+  }
+
+  hangup(): boolean {
+    const a = this.socket.state.active;
+    if (!isLive(a)) return false;
+    return this.socket.hangup(a.call.id);
+  }
+
+  setPresence(p: Presence): boolean {
+    return this.socket.setPresence(p);
+  }
+
+  clearError(): void {
+    this.socket.dispatch({ type: 'error.clear' });
+  }
+
+  /**
+   * Closes the active call's ticket with the remark (hanging up first if it
+   * is still on) and returns to idle. Throws the API error.
+   */
+  async closeTicket(remark: string): Promise<void> {
+    const a = this.socket.state.active;
+    if (!a) return;
+    const callId = a.call.id;
+    if (isLive(a) && this.socket.hangup(callId)) await this.waitEnded(callId, HANGUP_WAIT_MS);
+    await this.close(a.call.case_id, remark);
+    this.socket.dispatch({ type: 'ticket.closed', callId });
+    this.socket.resync();
+  }
+
+  /** The page's <audio id="call-audio">, which plays the caller. */
+  setAudioElement(el: HTMLAudioElement | null): void {
+    this.audio = el;
+    this.attachAudio();
+  }
+
+  /** Plays the caller's audio after the browser blocked autoplay (call from a click). */
+  unblockAudio(): void {
+    const el = this.audio;
+    if (!el) return;
+    el.play().then(
+      () => this.update({ audioBlocked: false }),
+      () => this.update({ audioBlocked: true }),
+    );
+  }
+
+  private waitEnded(callId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (s: CallsState) => !s.active || s.active.call.id !== callId || s.active.state === 'ended';
+      if (done(this.socket.state)) {
+        resolve();
+        return;
+      }
+      const h = setTimeout(finish, ms);
+      const unsub = this.socket.subscribe((s) => {
+        if (done(s)) finish();
+      });
+      function finish() {
+        clearTimeout(h);
+        unsub();
+        resolve();
+      }
+    });
+  }
+
+  private reconcile(state: CallsState): void {
+    const id = this.phone.callId;
+    if (!id) return;
+    const a = state.active;
+    if (!a || a.call.id !== id || a.state === 'ended') this.phone.end();
+  }
+
+  private setRemote(stream: MediaStream | null): void {
+    this.remote = stream;
+    this.attachAudio();
+  }
+
+  private attachAudio(): void {
+    const el = this.audio;
+    if (!el) return;
+    if (el.srcObject !== this.remote) el.srcObject = this.remote;
+    if (!this.remote) {
+      if (this.v.audioBlocked) this.update({ audioBlocked: false });
+      return;
+    }
+    el.play().then(
+      () => this.update({ audioBlocked: false }),
+      (e: unknown) => {
+        // A newer stream replaced this one while it started: not a refusal.
+        if (e instanceof DOMException && e.name === 'AbortError') return;
+        this.update({ audioBlocked: true });
+      },
+    );
+  }
+
+  private refused(): void {
+    // The upgrade was refused or the server is away: a 401 means the session ended (GET /me says so).
+    const now = Date.now();
+    if (now - this.refusedAt < 10000) return;
+    this.refusedAt = now;
+    me().catch(() => undefined);
+  }
+
+  private update(patch: Partial<CallsView>): void {
+    const next = { ...this.v, ...patch };
+    if (next.state === this.v.state && next.phone === this.v.phone && next.audioBlocked === this.v.audioBlocked) return;
+    this.v = next;
+    for (const fn of this.listeners) fn(next);
+  }
+}
