@@ -145,7 +145,7 @@ func TestSippCall(t *testing.T) {
 		})
 		ts := startServer(t, Config{Calls: rec}, robot(1))
 		dir := sippCallDir(t)
-		sippIn(t, dir, "call.xml", ts.udp, tr, append(mediaPortArgs(t), "-rtp_echo",
+		sippIn(t, dir, "call.xml", ts.udp, tr, append(mediaPortArgs(t), "-rtp_echo", "-d", "3500",
 			"-s", "robot1", "-au", "robot1", "-ap", testPassword)...)
 		c := rec.next(t)
 		waitDone(t, c, EndRemoteBye)

@@ -142,7 +142,7 @@ func TestRobotCallAnsweredByAgent(t *testing.T) {
 	scenario, err := filepath.Abs("../../sip/testdata/call.xml")
 	require.NoError(t, err)
 	sipp := exec.Command(sippBin, "-sf", scenario, sipAddr, "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDP(t)), "-t", "u1",
-		"-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin", "-s", "robot7", "-au", "robot7", "-ap", "robot-secret-7",
+		"-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin", "-d", "3500", "-s", "robot7", "-au", "robot7", "-ap", "robot-secret-7",
 		"-mi", "127.0.0.1", "-mp", strconv.Itoa(freeUDP(t)))
 	sipp.Dir = dir
 	sippDone := make(chan error, 1)

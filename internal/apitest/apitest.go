@@ -1,6 +1,7 @@
 // Package apitest runs the whole API in-process for tests, wired as
-// cmd/attendant wires it: a real database, local object store, camera hub,
-// snapshotter and SIP registrar, behind a real loopback HTTP listener.
+// cmd/attendant wires it: a real database, object store, spool, recorder,
+// camera hub, snapshotter, SIP server and signaling hub, behind a real
+// loopback HTTP listener.
 package apitest
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/attendant/attendant/objstore"
 	"github.com/attendant/attendant/recorder"
 	"github.com/attendant/attendant/recorder/spool"
+	"github.com/attendant/attendant/signaling"
 	"github.com/attendant/attendant/sip"
 	"github.com/attendant/attendant/store"
 )
@@ -55,6 +57,7 @@ type Server struct {
 	Cameras  *media.Manager
 	Spool    *spool.Spool
 	Recorder *recorder.Recorder
+	Hub      *signaling.Hub
 }
 
 // Start runs the server until the test ends.
@@ -112,7 +115,10 @@ func Start(t testing.TB, o Options) *Server {
 	snaps, err := snapshot.New(snapshot.Config{}, log)
 	must(err)
 	t.Cleanup(snaps.Close)
-	sipSrv, err := sip.NewServer(sip.Config{Addr: "127.0.0.1:0"}, api.SIPDirectory(db), log)
+	bridger, err := media.NewBridger(media.ICEConfig{IncludeLoopback: true}, log)
+	must(err)
+	hub := signaling.New(signaling.Config{Recorder: rec, Log: log}, db, bridger)
+	sipSrv, err := sip.NewServer(sip.Config{Addr: "127.0.0.1:0", Calls: hub, OnMessage: hub.RobotMessage}, api.SIPDirectory(db), log)
 	must(err)
 	run(sipSrv.Run)
 
@@ -123,9 +129,11 @@ func Start(t testing.TB, o Options) *Server {
 		Registrations: sipSrv, Recorder: rec, Log: log, Metrics: prometheus.NewRegistry(), Web: o.Web})
 	must(err)
 	must(srv.LoadCameras(ctx))
+	srv.Handle("GET /api/v1/ws", hub.Handler(srv.AuthenticateRequest))
+	hub.SetMessenger(sipSrv)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &Server{URL: hs.URL, DB: db, Objects: objects, SIP: sipSrv, API: srv, Cameras: cameras, Spool: sp, Recorder: rec}
+	return &Server{URL: hs.URL, DB: db, Objects: objects, SIP: sipSrv, API: srv, Cameras: cameras, Spool: sp, Recorder: rec, Hub: hub}
 }
 
 type testWriter struct{ t testing.TB }
