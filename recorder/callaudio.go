@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/attendant/attendant/internal/g711"
 )
 
 // Call audio is stored as stereo 16-bit PCM WAV at 8 kHz, the robot on the
@@ -71,9 +73,9 @@ func (r *Recorder) StartCallAudio(cfg CallAudioConfig) (*CallAudio, error) {
 	var dec func(byte) int16
 	switch cfg.Codec {
 	case "PCMU":
-		dec = ulawToLinear
+		dec = g711.DecodeULaw
 	case "PCMA":
-		dec = alawToLinear
+		dec = g711.DecodeALaw
 	default:
 		return nil, fmt.Errorf("record call of case %s: %w (%s)", cfg.CaseID, ErrUnsupportedCodec, cfg.Codec)
 	}
@@ -221,33 +223,4 @@ func stereoWAV(left, right []int16) []byte {
 		b = binary.LittleEndian.AppendUint16(b, uint16(right[i]))
 	}
 	return b
-}
-
-// ulawToLinear decodes one G.711 µ-law sample.
-func ulawToLinear(u byte) int16 {
-	u = ^u
-	t := (int(u&0x0f)<<3 + 0x84) << ((u & 0x70) >> 4)
-	if u&0x80 != 0 {
-		return int16(0x84 - t)
-	}
-	return int16(t - 0x84)
-}
-
-// alawToLinear decodes one G.711 A-law sample.
-func alawToLinear(a byte) int16 {
-	a ^= 0x55
-	t := int(a&0x0f) << 4
-	seg := int(a&0x70) >> 4
-	switch seg {
-	case 0:
-		t += 8
-	case 1:
-		t += 0x108
-	default:
-		t = (t + 0x108) << (seg - 1)
-	}
-	if a&0x80 != 0 {
-		return int16(t)
-	}
-	return int16(-t)
 }

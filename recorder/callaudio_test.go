@@ -7,24 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestG711Decode(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		dec  func(byte) int16
-		in   byte
-		want int16
-	}{
-		{"ulaw silence", ulawToLinear, 0xFF, 0},
-		{"ulaw max negative", ulawToLinear, 0x00, -32124},
-		{"ulaw max positive", ulawToLinear, 0x80, 32124},
-		{"alaw smallest", alawToLinear, 0xD5, 8},
-		{"alaw max positive", alawToLinear, 0xAA, 32256},
-		{"alaw max negative", alawToLinear, 0x2A, -32256},
-	} {
-		t.Run(tc.name, func(t *testing.T) { require.Equal(t, tc.want, tc.dec(tc.in)) })
-	}
-}
-
 func TestStereoWAVLayout(t *testing.T) {
 	w := stereoWAV([]int16{1, 2}, []int16{-1, -2})
 	require.Equal(t, "RIFF", string(w[:4]))

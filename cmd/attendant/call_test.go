@@ -226,3 +226,22 @@ func loginToken(t *testing.T, url, user, pass string) string {
 	require.Equal(t, 200, code, "%v", login)
 	return login["token"].(string)
 }
+
+// TestDemoRobotCallsIn: with --demo a simulated robot registers and calls
+// in; the admin's console is rung and hears it.
+func TestDemoRobotCallsIn(t *testing.T) {
+	s := startServer(t, []string{"ATTENDANT_ADMIN_PASSWORD=admin-pass-123"}, "--data", t.TempDir(), "--demo",
+		"--demo-rtsp", "127.0.0.1:"+strconv.Itoa(testenv.FreePort(t)), "--demo-call-after", "1s")
+	agent := dialAgent(t, s.url, loginToken(t, s.url, "admin", "admin-pass-123"))
+	agent.next("welcome", 5*time.Second)
+	ring := agent.next("call.ringing", 20*time.Second)
+	callID := ring["call"].(map[string]any)["id"].(string)
+	agent.send(map[string]any{"type": "call.accept", "call_id": callID})
+	offer := agent.next("call.offer", 10*time.Second)
+	agent.send(map[string]any{"type": "call.answer", "call_id": callID, "sdp": agent.answer(offer["sdp"].(string))})
+	agent.next("call.answered", 10*time.Second)
+	require.Eventually(t, func() bool { return agent.heard.Load() >= 50 }, 10*time.Second, 20*time.Millisecond,
+		"the demo robot's tone reaches the agent (%d packets)", agent.heard.Load())
+	agent.send(map[string]any{"type": "call.hangup", "call_id": callID})
+	require.Equal(t, "local-bye", agent.next("call.ended", 10*time.Second)["reason"])
+}

@@ -45,6 +45,7 @@ type serveConfig struct {
 	RetainEvidence    int
 	RetentionInterval time.Duration
 	RingTimeout       time.Duration
+	DemoCallAfter     time.Duration
 }
 
 func newServeFlags(cfg *serveConfig) *flag.FlagSet {
@@ -76,6 +77,7 @@ func newServeFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.IntVar(&cfg.RetainContinuous, "retain-continuous-days", 30, "days continuous recordings are kept (0 = forever)")
 	fs.IntVar(&cfg.RetainEvidence, "retain-evidence-days", 365, "days case evidence is kept unless on legal hold (0 = forever)")
 	fs.DurationVar(&cfg.RetentionInterval, "retention-interval", time.Hour, "how often the retention job runs")
+	fs.DurationVar(&cfg.DemoCallAfter, "demo-call-after", 20*time.Second, "with --demo: when the demo robot first calls in (then 90 s after each call)")
 	fs.DurationVar(&cfg.RingTimeout, "ring-timeout", 30*time.Second, "a robot call nobody accepts within this is refused (480) and recorded as missed")
 	return fs
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
+	"net"
 
 	"github.com/attendant/attendant/store"
 )
@@ -10,10 +12,14 @@ import (
 // demoSiteCode marks the demo site, so a restart finds it again.
 const demoSiteCode = "DEMO-A1004"
 
+// demoRobotUser is the SIP user of the demo robot.
+const demoRobotUser = "demo-robot"
+
 // seedDemo makes sure a demo store box with one camera on the built-in
-// demo RTSP server exists, pointing at the demo server's current URL.
-func seedDemo(ctx context.Context, db *store.DB, rtspURL string, log *slog.Logger) error {
-	return db.InTx(ctx, func(q store.Q) error {
+// demo RTSP server exists, pointing at the demo server's current URL, and
+// a demo robot device; it returns the robot's SIP password.
+func seedDemo(ctx context.Context, db *store.DB, rtspURL string, log *slog.Logger) (robotPassword string, err error) {
+	err = db.InTx(ctx, func(q store.Q) error {
 		sites, _, err := store.List[store.Site](ctx, q, store.Filter{Eq: map[string]string{"code": demoSiteCode}, Limit: 1})
 		if err != nil {
 			return err
@@ -33,6 +39,9 @@ func seedDemo(ctx context.Context, db *store.DB, rtspURL string, log *slog.Logge
 			}
 			log.Info("created demo site", "site", site.ID)
 		}
+		if robotPassword, err = seedDemoRobot(ctx, q, site.ID, log); err != nil {
+			return err
+		}
 		cams, _, err := store.List[store.Camera](ctx, q, store.Filter{Eq: map[string]string{"site_id": site.ID}, Limit: 10})
 		if err != nil {
 			return err
@@ -51,4 +60,38 @@ func seedDemo(ctx context.Context, db *store.DB, rtspURL string, log *slog.Logge
 		log.Info("created demo camera", "camera", cam.ID, "url", rtspURL)
 		return store.Insert(ctx, q, &cam)
 	})
+	return robotPassword, err
+}
+
+// seedDemoRobot makes sure the demo robot device exists and returns its
+// SIP password (random, made once).
+func seedDemoRobot(ctx context.Context, q store.Q, siteID string, log *slog.Logger) (string, error) {
+	devs, _, err := store.List[store.Device](ctx, q, store.Filter{Eq: map[string]string{"sip_username": demoRobotUser}, Limit: 1})
+	if err != nil {
+		return "", err
+	}
+	if len(devs) == 1 {
+		return devs[0].SIPPassword, nil
+	}
+	now := store.Now()
+	d := store.Device{ID: store.NewID(), SiteID: siteID, Name: "Demo robot", Kind: "robot", SIPUsername: demoRobotUser,
+		SIPPassword: rand.Text(), Enabled: true, CreatedAt: now, UpdatedAt: now}
+	if err := store.Insert(ctx, q, &d); err != nil {
+		return "", err
+	}
+	log.Info("created demo robot", "device", d.ID, "sip_username", demoRobotUser)
+	return d.SIPPassword, nil
+}
+
+// loopbackAddr is addr with an unspecified IP (":5060") made 127.0.0.1,
+// for the demo robot on this machine.
+func loopbackAddr(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/attendant/attendant/api"
+	"github.com/attendant/attendant/internal/demorobot"
 	"github.com/attendant/attendant/media"
 	"github.com/attendant/attendant/media/democam"
 	"github.com/attendant/attendant/media/snapshot"
@@ -233,12 +234,13 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	srv.Handle("GET /api/v1/ws", hub.Handler(srv.AuthenticateRequest))
 
 	var demo *democam.Server
+	var robotPassword string
 	if cfg.Demo {
 		demo, err = democam.New(democam.Config{Addr: cfg.DemoRTSP}, log.With("component", "democam"))
 		if err != nil {
 			return fmt.Errorf("start demo camera on %s: %w", cfg.DemoRTSP, err)
 		}
-		if err := seedDemo(ctx, db, demo.URL(), log); err != nil {
+		if robotPassword, err = seedDemo(ctx, db, demo.URL(), log); err != nil {
 			return fmt.Errorf("create demo site: %w", err)
 		}
 	}
@@ -285,6 +287,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	g.Go(func() error { return sipServer.Run(ctx) })
 	if demo != nil {
 		g.Go(func() error { return demo.Run(ctx) })
+		udp, _ := sipServer.Addr()
+		robot := demorobot.New(demorobot.Config{Server: loopbackAddr(udp), Username: demoRobotUser, Password: robotPassword,
+			FirstCall: cfg.DemoCallAfter, Log: log.With("component", "demorobot")})
+		log.Info("the demo robot will call in: answer it in the console under Calls", "after", cfg.DemoCallAfter,
+			"sip_username", demoRobotUser)
+		g.Go(func() error { return robot.Run(ctx) })
 	}
 	return g.Wait()
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"testing"
+
+	"github.com/attendant/attendant/internal/g711"
 )
 
 // WriteToneWAV writes seconds of a 440 Hz tone as 8 kHz G.711 µ-law WAV,
@@ -14,7 +16,7 @@ func WriteToneWAV(t testing.TB, path string, seconds float64) {
 	n := int(8000 * seconds)
 	data := make([]byte, n)
 	for i := range data {
-		data[i] = linearToULaw(int16(8000 * math.Sin(2*math.Pi*440*float64(i)/8000)))
+		data[i] = g711.EncodeULaw(int16(8000 * math.Sin(2*math.Pi*440*float64(i)/8000)))
 	}
 	var h []byte
 	h = append(h, "RIFF"...)
@@ -36,21 +38,4 @@ func WriteToneWAV(t testing.TB, path string, seconds float64) {
 	if err := os.WriteFile(path, append(h, data...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// linearToULaw is G.711 µ-law encoding of one 16-bit sample.
-func linearToULaw(s int16) byte {
-	const bias, clip = 0x84, 32635
-	sign := byte(0)
-	v := int(s)
-	if v < 0 {
-		v, sign = -v, 0x80
-	}
-	v = min(v, clip) + bias
-	exp := 7
-	for mask := 0x4000; v&mask == 0 && exp > 0; mask >>= 1 {
-		exp--
-	}
-	mant := byte(v>>(exp+3)) & 0x0f
-	return ^(sign | byte(exp)<<4 | mant)
 }

@@ -1,0 +1,275 @@
+// Package demorobot is the simulated gate robot of `attendant serve
+// --demo`: it registers with the server's SIP registrar like a real robot
+// (digest auth), calls in, talks (a PCMU tone) until the agent hangs up or
+// a while has passed, answers robot commands (MESSAGE) with 200, and calls
+// again later, so a newcomer can answer a call in the browser.
+package demorobot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+
+	"github.com/attendant/attendant/internal/g711"
+)
+
+// Config configures a robot.
+type Config struct {
+	// Server is the SIP server's UDP address (host:port).
+	Server string
+	// Username and Password are the robot device's SIP credentials.
+	Username, Password string
+	// FirstCall is when after start it calls the first time; Pause how
+	// long it waits after a call before the next; TalkFor how long it stays
+	// on a call at most.
+	FirstCall, Pause, TalkFor time.Duration
+	Log                       *slog.Logger
+}
+
+// Robot is a simulated robot. Run it; Calls counts its answered calls.
+type Robot struct {
+	cfg      Config
+	log      *slog.Logger
+	answered atomic.Int64
+	rtpOut   atomic.Int64
+	commands atomic.Int64
+}
+
+// New returns a robot.
+func New(cfg Config) *Robot {
+	if cfg.FirstCall <= 0 {
+		cfg.FirstCall = 20 * time.Second
+	}
+	if cfg.Pause <= 0 {
+		cfg.Pause = 90 * time.Second
+	}
+	if cfg.TalkFor <= 0 {
+		cfg.TalkFor = 5 * time.Minute
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Robot{cfg: cfg, log: cfg.Log}
+}
+
+// Stats are what the robot did: calls answered by an agent, RTP packets
+// sent, commands received.
+func (r *Robot) Stats() (answered, rtpSent, commands int64) {
+	return r.answered.Load(), r.rtpOut.Load(), r.commands.Load()
+}
+
+// Run registers and calls in until ctx ends.
+func (r *Robot) Run(ctx context.Context) error {
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo robot: listen: %w", err)
+	}
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("attendant-demo-robot"), sipgo.WithUserAgentHostname("127.0.0.1"))
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	defer ua.Close()
+	srv, err := sipgo.NewServer(ua)
+	if err != nil {
+		return err
+	}
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		return err
+	}
+	contact := sip.ContactHeader{Address: sip.Uri{User: r.cfg.Username, Host: "127.0.0.1", Port: port}}
+	dialogs := sipgo.NewDialogClientCache(cli, contact)
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		if err := dialogs.ReadBye(req, tx); err != nil {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		}
+	})
+	srv.OnMessage(func(req *sip.Request, tx sip.ServerTransaction) {
+		r.commands.Add(1)
+		r.log.Info("demo robot got a command", "body", string(req.Body()))
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	go func() { _ = srv.ServeUDP(conn) }()
+	defer conn.Close()
+
+	host, p, err := net.SplitHostPort(r.cfg.Server)
+	if err != nil {
+		return fmt.Errorf("demo robot: server address %q: %w", r.cfg.Server, err)
+	}
+	serverPort, _ := strconv.Atoi(p)
+	server := sip.Uri{Host: host, Port: serverPort}
+
+	wait := r.cfg.FirstCall
+	nextRegister := time.Time{}
+	for {
+		if time.Now().After(nextRegister) {
+			if err := r.register(ctx, cli, server, contact); err != nil {
+				r.log.Warn("demo robot could not register; retrying", "err", err)
+				wait = 10 * time.Second
+			} else {
+				nextRegister = time.Now().Add(4 * time.Minute)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(min(wait, time.Until(nextRegister))):
+		}
+		if time.Now().After(nextRegister) {
+			continue // re-register first
+		}
+		if err := r.call(ctx, dialogs, server); err != nil && ctx.Err() == nil {
+			r.log.Info("demo robot call ended", "result", err)
+		}
+		wait = r.cfg.Pause
+	}
+}
+
+func (r *Robot) register(ctx context.Context, cli *sipgo.Client, server sip.Uri, contact sip.ContactHeader) error {
+	to := sip.Uri{User: r.cfg.Username, Host: server.Host, Port: server.Port}
+	req := sip.NewRequest(sip.REGISTER, server)
+	req.AppendHeader(&sip.ToHeader{Address: to})
+	params := sip.NewParams()
+	params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(&sip.FromHeader{Address: to, Params: params})
+	req.AppendHeader(&contact)
+	req.AppendHeader(sip.NewHeader("Expires", "300"))
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := cli.Do(rctx, req)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode == 401 || res.StatusCode == 407 {
+		res, err = cli.DoDigestAuth(rctx, req, res, sipgo.DigestAuth{Username: r.cfg.Username, Password: r.cfg.Password})
+		if err != nil {
+			return err
+		}
+	}
+	if res.StatusCode != 200 {
+		return fmt.Errorf("register: %d %s", res.StatusCode, res.Reason)
+	}
+	return nil
+}
+
+// call dials the service centre and talks until hung up or TalkFor.
+func (r *Robot) call(ctx context.Context, dialogs *sipgo.DialogClientCache, server sip.Uri) error {
+	media, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer media.Close()
+	mport := media.LocalAddr().(*net.UDPAddr).Port
+	offer := fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=demo robot\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n",
+		rand.Uint32(), mport)
+	to := sip.Uri{User: "service", Host: server.Host, Port: server.Port}
+	params := sip.NewParams()
+	params.Add("tag", sip.GenerateTagN(8))
+	from := &sip.FromHeader{Address: sip.Uri{User: r.cfg.Username, Host: server.Host, Port: server.Port}, Params: params}
+	dlg, err := dialogs.Invite(ctx, to, []byte(offer), from, sip.NewHeader("Content-Type", "application/sdp"))
+	if err != nil {
+		return err
+	}
+	defer dlg.Close()
+	r.log.Info("demo robot is calling", "to", to.String())
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := dlg.WaitAnswer(wctx, sipgo.AnswerOptions{Username: r.cfg.Username, Password: r.cfg.Password}); err != nil {
+		return fmt.Errorf("not answered: %w", err)
+	}
+	if err := dlg.Ack(ctx); err != nil {
+		return err
+	}
+	r.answered.Add(1)
+	dst, err := rtpDestination(dlg.InviteResponse.Body())
+	if err != nil {
+		_ = dlg.Bye(ctx)
+		return err
+	}
+	talk, stop := context.WithTimeout(ctx, r.cfg.TalkFor)
+	defer stop()
+	go func() { // drain what the agent says
+		buf := make([]byte, 1500)
+		for talk.Err() == nil {
+			_ = media.SetReadDeadline(time.Now().Add(time.Second))
+			_, _, _ = media.ReadFrom(buf)
+		}
+	}()
+	r.sendTone(talk, dlg.Context(), media, dst)
+	if dlg.Context().Err() != nil {
+		return errors.New("the agent hung up")
+	}
+	return dlg.Bye(context.WithoutCancel(ctx))
+}
+
+// sendTone sends a 440 Hz PCMU tone, a packet every 20 ms, until either
+// context ends.
+func (r *Robot) sendTone(talk, dialog context.Context, conn net.PacketConn, dst net.Addr) {
+	tone := make([]byte, 8000)
+	for i := range tone {
+		tone[i] = g711.EncodeULaw(int16(6000 * math.Sin(2*math.Pi*440*float64(i)/8000)))
+	}
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SSRC: rand.Uint32(), SequenceNumber: uint16(rand.Uint32()),
+		Timestamp: rand.Uint32()}}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-talk.Done():
+			return
+		case <-dialog.Done():
+			return
+		case <-t.C:
+		}
+		off := (i * 160) % len(tone)
+		pkt.Payload = tone[off : off+160]
+		b, err := pkt.Marshal()
+		if err == nil {
+			if _, err := conn.WriteTo(b, dst); err == nil {
+				r.rtpOut.Add(1)
+			}
+		}
+		pkt.SequenceNumber++
+		pkt.Timestamp += 160
+	}
+}
+
+// rtpDestination reads the audio address of an SDP answer.
+func rtpDestination(body []byte) (net.Addr, error) {
+	var s sdp.SessionDescription
+	if err := s.Unmarshal(body); err != nil {
+		return nil, fmt.Errorf("answer SDP: %w", err)
+	}
+	host := ""
+	if s.ConnectionInformation != nil && s.ConnectionInformation.Address != nil {
+		host = s.ConnectionInformation.Address.Address
+	}
+	for _, m := range s.MediaDescriptions {
+		if m.MediaName.Media != "audio" {
+			continue
+		}
+		if m.ConnectionInformation != nil && m.ConnectionInformation.Address != nil {
+			host = m.ConnectionInformation.Address.Address
+		}
+		return net.ResolveUDPAddr("udp4", net.JoinHostPort(host, strconv.Itoa(m.MediaName.Port.Value)))
+	}
+	return nil, errors.New("answer SDP has no audio")
+}
