@@ -46,6 +46,7 @@ const (
 	EventResume    EventKind = "resume"     // the robot resumed the call
 	EventRemoteBye EventKind = "remote-bye" // the robot hung up
 	EventCancel    EventKind = "cancel"     // the robot gave up while ringing
+	EventRinging   EventKind = "ringing"    // the robot rang (180/183) before answering our Dial
 )
 
 // CallEvent is something that happened in a call.
@@ -68,6 +69,9 @@ const (
 	EndRTPTimeout = "rtp-timeout" // no RTP from the robot for Config.RTPTimeout
 	EndShutdown   = "shutdown"    // the server stopped
 	EndFailed     = "failed"      // a response could not be sent
+	// EndSessionExpired: the session timer (RFC 4028) ran out without a
+	// refresh, or our refresh got 408, 481 or no answer.
+	EndSessionExpired = "session-expired"
 )
 
 // eventQueueLen bounds a call's undelivered events; beyond it events are
@@ -97,8 +101,12 @@ type Call struct {
 	codec Codec
 	log   *slog.Logger
 
-	dlg    *sipgo.DialogServerSession
-	invite *sip.Request // the INVITE with our To tag
+	dlg    *sipgo.DialogServerSession // incoming calls only
+	dlgs   dialogSession              // the dialog, either side: in-dialog requests
+	key    string                     // in Server.calls: the dialog id as the UAS of a request sees it
+	target sip.Uri                    // the robot's Contact: Request-URI of our in-dialog requests
+	out    bool                       // we dialled
+	invite *sip.Request               // the INVITE: with our To tag (incoming) or ours (outbound)
 	tx     sip.ServerTransaction
 	media  *rtpSession
 	sdpIP  netip.Addr // for our SDP
@@ -114,6 +122,8 @@ type Call struct {
 	finalOne  sync.Once
 	done      chan struct{}
 	events    chan CallEvent
+	refreshed chan refreshResult // our session refresh's outcome; buffered (1)
+	bg        sync.WaitGroup     // refresh goroutines
 
 	mu        sync.Mutex
 	endReason string
@@ -129,6 +139,21 @@ type Call struct {
 	lastHeld    bool
 	timeoutRTP  time.Duration
 	checkRTPDur time.Duration
+	remoteCSeq  uint32 // last CSeq from the robot in an outbound call
+
+	// session timer (RFC 4028)
+	stOffer    sessionTimer // agreed on the INVITE, started by the answer
+	st         sessionTimer
+	stTimer    *time.Timer // fires to refresh (we refresh) or when the session expires
+	stExpires  time.Time
+	refreshing bool
+}
+
+// dialogSession is what a call needs of sipgo's dialog, UAS or UAC side.
+type dialogSession interface {
+	Do(ctx context.Context, req *sip.Request) (*sip.Response, error)
+	TransactionRequest(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error)
+	WriteRequest(req *sip.Request) error
 }
 
 // pendingAck is a 2xx to an INVITE waiting for its ACK (RFC 3261 section
@@ -324,9 +349,12 @@ func (c *Call) run(ctx context.Context) {
 	defer check.Stop()
 	cancelled := c.cancelled
 	for c.state != stateEnded {
-		var retrans <-chan time.Time
+		var retrans, session <-chan time.Time
 		if c.pend != nil {
 			retrans = c.pend.timer.C
+		}
+		if c.stTimer != nil {
+			session = c.stTimer.C
 		}
 		select {
 		case <-ctx.Done():
@@ -349,6 +377,10 @@ func (c *Call) run(ctx context.Context) {
 			c.retransmit()
 		case <-check.C:
 			c.checkRTP()
+		case <-session:
+			c.sessionTimerFired()
+		case r := <-c.refreshed:
+			c.refreshDone(r)
 		}
 	}
 }
@@ -408,6 +440,7 @@ func (c *Call) answer(reply chan error) {
 	our := c.offer.dir.answer()
 	body := buildAnswer(c.offer, c.answerParams(our))
 	res := c.inviteResponse(200, "OK", body)
+	timerHeaders(res, c.stOffer)
 	c.dlg.InviteResponse = res // the dialog builds our BYE's From from it
 	if err := c.respondInvite(res); err != nil {
 		reply <- err
@@ -426,9 +459,13 @@ func (c *Call) answer(reply chan error) {
 	c.closeFinal()
 	c.applyDirection(c.offer)
 	c.setPending(res, c.tx, c.invite.CSeq().SeqNo, true, reply, false)
+	c.startTimer(c.stOffer)
 	c.log.Info("sip call answered", "codec", c.codec.Name, "rtp_local", c.media.local.String(),
 		"rtp_remote", c.offer.addr.String(), "direction", string(our))
 }
+
+// ourDirection is the direction of our last SDP.
+func (c *Call) ourDirection() direction { return c.offer.dir.answer() }
 
 func (c *Call) answerParams(our direction) answerParams {
 	return answerParams{ip: c.sdpIP, port: int(c.media.local.Port()), session: c.session, version: c.version, dir: our}
@@ -534,7 +571,7 @@ func (c *Call) request(r inDialogReq) {
 		c.s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	if err := c.dlg.ReadRequest(req, tx); err != nil {
+	if err := c.readRequest(req); err != nil {
 		c.s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
 		return
 	}
@@ -549,9 +586,25 @@ func (c *Call) request(r inDialogReq) {
 		c.end(EndRemoteBye)
 	case sip.INVITE:
 		c.reinvite(req, tx)
+	case sip.UPDATE:
+		c.update(req, tx)
 	default:
 		c.s.respond(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowMethods))
 	}
+}
+
+// readRequest checks the CSeq of a request from the robot in the dialog.
+func (c *Call) readRequest(req *sip.Request) error {
+	if c.dlg != nil {
+		return c.dlg.ReadRequest(req, nil)
+	}
+	// outbound: sipgo's client dialog compares the robot's CSeq with ours
+	n := req.CSeq().SeqNo
+	if c.remoteCSeq != 0 && n < c.remoteCSeq {
+		return errors.New("cseq out of order")
+	}
+	c.remoteCSeq = n
+	return nil
 }
 
 // reinvite answers a re-INVITE: hold, resume or a new address, always
@@ -562,8 +615,13 @@ func (c *Call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		// RFC 3261 section 14.2: an INVITE before the first one's final response
 		c.s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "2"))
 		return
-	case c.pend != nil:
+	case c.pend != nil, c.refreshing:
 		c.s.respond(req, tx, 491, "Request Pending")
+		return
+	}
+	st, tooSmall := c.s.negotiateTimer(req)
+	if tooSmall {
+		c.s.respondTooSmall(req, tx)
 		return
 	}
 	late := len(req.Body()) == 0
@@ -593,10 +651,13 @@ func (c *Call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.s.decorate(res, req)
 	res.AppendHeader(sip.NewHeader("Contact", c.s.contact(req)))
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	res.AppendHeader(sip.NewHeader("Supported", c.s.supported()))
+	timerHeaders(res, st)
 	if err := tx.Respond(res); err != nil {
 		c.log.Info("sip re-INVITE response failed", "error", err)
 		return
 	}
+	c.startTimer(st) // a re-INVITE is a refresh (RFC 4028 section 10)
 	if !late {
 		c.offer = o
 		c.applyDirection(o)
@@ -632,6 +693,7 @@ func (c *Call) inviteResponse(code int, reason string, body []byte) *sip.Respons
 	if code > 100 && code < 300 {
 		res.AppendHeader(sip.NewHeader("Contact", c.s.contact(c.invite)))
 		res.AppendHeader(sip.NewHeader("Allow", allowMethods))
+		res.AppendHeader(sip.NewHeader("Supported", c.s.supported()))
 	}
 	if body != nil {
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -680,6 +742,10 @@ func (c *Call) end(reason string) {
 		}
 		c.pend = nil
 	}
+	if c.stTimer != nil {
+		c.stTimer.Stop()
+		c.stTimer = nil
+	}
 	close(c.done)
 	c.closeFinal()
 	c.hstop()
@@ -702,13 +768,9 @@ func (c *Call) bye(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	contact := c.invite.Contact()
-	if contact == nil {
-		return errors.New("send bye: the INVITE had no Contact")
-	}
-	req := sip.NewRequest(sip.BYE, *contact.Address.Clone())
+	req := sip.NewRequest(sip.BYE, *c.target.Clone())
 	req.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
-	res, err := c.dlg.Do(ctx, req)
+	res, err := c.dlgs.Do(ctx, req)
 	if err != nil {
 		c.log.Info("sip bye failed", "error", err)
 		return fmt.Errorf("send bye: %w", err)
@@ -724,6 +786,7 @@ func (c *Call) closeFinal() { c.finalOne.Do(func() { close(c.final) }) }
 
 // cleanup runs when the call's goroutine returns.
 func (c *Call) cleanup() {
+	c.bg.Wait() // their context ended with the call
 	c.s.removeCall(c)
 	close(c.events) // the RTP reader, the only other sender, has stopped
 }

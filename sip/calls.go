@@ -50,6 +50,12 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction, b Binding) 
 	if err := tx.Respond(sip.NewResponseFromRequest(req, 100, "Trying", nil)); err != nil {
 		return
 	}
+	st, tooSmall := s.negotiateTimer(req)
+	if tooSmall {
+		log.Info("sip call refused: session interval too small", "session_expires", clip(firstHeader(req, "Session-Expires", "x"), 32))
+		s.respondTooSmall(req, tx)
+		return
+	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.LookupTimeout)
 	dev, err := s.dir.DeviceBySIPUser(ctx, b.Username)
 	cancel()
@@ -90,8 +96,8 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction, b Binding) 
 		tx: tx, offer: o, sdpIP: s.sdpIP(localIP), session: uint64(time.Now().UnixNano() / 1000),
 		cmds: make(chan callCmd), reqs: make(chan inDialogReq), acks: make(chan *sip.Request, 4),
 		cancelled: make(chan struct{}), final: make(chan struct{}), done: make(chan struct{}),
-		events:     make(chan CallEvent, eventQueueLen),
-		timeoutRTP: s.cfg.RTPTimeout, checkRTPDur: time.Second,
+		events: make(chan CallEvent, eventQueueLen), refreshed: make(chan refreshResult, 1),
+		timeoutRTP: s.cfg.RTPTimeout, checkRTPDur: time.Second, stOffer: st,
 	}
 	c.log = log.With("call", c.id)
 	if c.timeoutRTP > 0 {
@@ -127,6 +133,12 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction, b Binding) 
 		return
 	}
 	c.invite = c.dlg.InviteRequest
+	c.dlgs, c.key = c.dlg, c.dlg.ID
+	if ct := req.Contact(); ct != nil {
+		c.target = *ct.Address.Clone()
+	} else {
+		c.target = sip.Uri{Scheme: "sip", User: req.From().Address.User, Host: hostOf(req.Source())}
+	}
 	if !tx.OnCancel(func(*sip.Request) {
 		// runs inside the transaction's state machine: only signal
 		c.cancelOne.Do(func() { close(c.cancelled) })
@@ -189,7 +201,7 @@ func (s *Server) inDialog(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// handleBye takes BYEs: in a call's dialog, or 481.
+// handleBye takes BYEs and UPDATEs: in a call's dialog, or 481.
 func (s *Server) handleBye(req *sip.Request, tx sip.ServerTransaction) {
 	s.inDialog(req, tx)
 }
@@ -223,17 +235,19 @@ func (s *Server) addCall(c *Call) bool {
 	if s.callsClosed || s.ctx.Err() != nil {
 		return false
 	}
-	s.calls[c.dlg.ID] = c
+	s.calls[c.key] = c
 	s.callOwners.Add(1)
-	s.callHandlers.Add(1)
+	if !c.out {
+		s.callHandlers.Add(1)
+	}
 	return true
 }
 
 func (s *Server) removeCall(c *Call) {
 	s.callsMu.Lock()
 	defer s.callsMu.Unlock()
-	if s.calls[c.dlg.ID] == c {
-		delete(s.calls, c.dlg.ID)
+	if s.calls[c.key] == c {
+		delete(s.calls, c.key)
 	}
 }
 
@@ -249,11 +263,16 @@ func (s *Server) stopCalls() {
 // localIP is the IP of ours the robot reached: the listener's, or on a
 // wildcard listener the one the kernel routes to the robot from.
 func (s *Server) localIP(req *sip.Request) netip.Addr {
+	return s.localIPFor(req.Source())
+}
+
+// localIPFor is localIP for a peer at addr (host:port).
+func (s *Server) localIPFor(addr string) netip.Addr {
 	if ip, err := netip.ParseAddr(s.host); err == nil && !ip.IsUnspecified() {
 		return ip
 	}
 	// no packet is sent: connecting a UDP socket only picks a route
-	if conn, err := net.Dial("udp", req.Source()); err == nil {
+	if conn, err := net.Dial("udp", addr); err == nil {
 		defer conn.Close()
 		if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
 			if ip, ok := netip.AddrFromSlice(a.IP); ok {

@@ -37,6 +37,11 @@ type Config struct {
 	// Addr is "host:port", served on UDP and TCP alike (default ":5060").
 	// Port 0 picks a port free on both.
 	Addr string
+	// TLSAddr, when set, is "host:port" of a SIP over TLS listener
+	// (usually ":5061"), with the certificate chain and key in the PEM
+	// files TLSCert and TLSKey. Registrations and calls work over it as
+	// over TCP; our Contact then says transport=tls.
+	TLSAddr, TLSCert, TLSKey string
 	// Realm is the digest realm (default "attendant").
 	Realm string
 	// PublicAddr is host[:port] to put in our Contact when behind NAT; empty
@@ -89,6 +94,13 @@ type Config struct {
 	// RTPPortMin and RTPPortMax bound the UDP ports of calls' media: an
 	// even port for RTP and the next one for RTCP (both 0: any free port).
 	RTPPortMin, RTPPortMax int
+
+	// SessionExpires is the session interval of RFC 4028 session timers
+	// (default 1800 s; negative: no session timers, and Require: timer
+	// gets 420). A robot may ask for less, down to MinSE (default 90 s);
+	// below that it gets 422. A call not refreshed within the interval is
+	// hung up with EndSessionExpired. Both are whole seconds.
+	SessionExpires, MinSE time.Duration
 }
 
 // withDefaults returns cfg with every zero field set to its default, or an
@@ -103,6 +115,16 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return cfg, fmt.Errorf("%w: addr %q: bad port", ErrBadConfig, cfg.Addr)
+	}
+	if cfg.TLSAddr != "" {
+		if _, p, err := net.SplitHostPort(cfg.TLSAddr); err != nil {
+			return cfg, fmt.Errorf("%w: tls addr %q: %v", ErrBadConfig, cfg.TLSAddr, err)
+		} else if _, err := strconv.ParseUint(p, 10, 16); err != nil {
+			return cfg, fmt.Errorf("%w: tls addr %q: bad port", ErrBadConfig, cfg.TLSAddr)
+		}
+		if cfg.TLSCert == "" || cfg.TLSKey == "" {
+			return cfg, fmt.Errorf("%w: tls addr %q needs TLSCert and TLSKey", ErrBadConfig, cfg.TLSAddr)
+		}
 	}
 	if cfg.Realm == "" {
 		cfg.Realm = "attendant"
@@ -155,6 +177,14 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("%w: rtp ports %d-%d: want 1024 <= min < max <= 65535 with an even/odd pair inside",
 			ErrBadConfig, cfg.RTPPortMin, cfg.RTPPortMax)
 	}
+	def(&cfg.SessionExpires, 1800*time.Second)
+	def(&cfg.MinSE, 90*time.Second)
+	if cfg.SessionExpires > 0 && (cfg.MinSE < time.Second || cfg.SessionExpires < cfg.MinSE) {
+		return cfg, fmt.Errorf("%w: session timers: want 1s <= MinSE (%v) <= SessionExpires (%v)",
+			ErrBadConfig, cfg.MinSE, cfg.SessionExpires)
+	}
+	cfg.SessionExpires = cfg.SessionExpires.Truncate(time.Second)
+	cfg.MinSE = cfg.MinSE.Truncate(time.Second)
 	if cfg.MaxTCPConns < 0 || cfg.MaxTCPConnsPerIP < 0 {
 		return cfg, fmt.Errorf("%w: negative TCP connection limit", ErrBadConfig)
 	}

@@ -1,5 +1,5 @@
 // Package sip is the SIP side of robot calls: a UDP and TCP listener on one
-// address and a registrar where robots and intercoms register with digest
+// address (and optionally a TLS one) and a registrar where robots and intercoms register with digest
 // auth (MD5, qop=auth) against their device's SIP credentials.
 //
 // Nonces are stateless (issue time, random bytes and an HMAC), so a restart
@@ -14,7 +14,9 @@
 // with ReadRTP and WriteRTP, so a bridge can hand it to WebRTC without
 // transcoding. Each call has one goroutine that owns its state (ringing,
 // answered, confirmed, ended) and answers CANCEL, BYE, hold and resume
-// re-INVITEs in its dialog; DTMF (RFC 4733) comes as events. SendMessage
+// re-INVITEs in its dialog; DTMF (RFC 4733) comes as events. Session
+// timers (RFC 4028) hang up calls whose robot went away. Dial calls a
+// registered robot and returns the same *Call once it answers. SendMessage
 // sends robots SIP MESSAGEs. docs/sip-calls.md has the call flow.
 //
 // The package imports no other package of this module.

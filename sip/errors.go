@@ -28,4 +28,11 @@ var (
 	// ErrBadMessage is returned by SendMessage for a content type or body
 	// that cannot be sent.
 	ErrBadMessage = errors.New("sip message: invalid content type or body")
+	// ErrDeviceDisabled is returned by Dial for a device the Directory
+	// says is disabled.
+	ErrDeviceDisabled = errors.New("sip device disabled")
+	// ErrBadCodec is returned by Dial for a codec we cannot offer.
+	ErrBadCodec = errors.New("sip: codec cannot be offered")
+	// ErrServerClosed is returned by Dial once the server is stopping.
+	ErrServerClosed = errors.New("sip server closed")
 )

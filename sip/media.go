@@ -111,6 +111,12 @@ func newRTPSession(ip netip.Addr, portMin, portMax int, codec Codec, log *slog.L
 	if err != nil {
 		return nil, err
 	}
+	return startRTPSession(rtp, rtcp, codec, log, events), nil
+}
+
+// startRTPSession starts reading sockets bound by listenRTP, once the
+// codec is known (after the answer, for calls we make).
+func startRTPSession(rtp, rtcp *net.UDPConn, codec Codec, log *slog.Logger, events func(CallEvent)) *rtpSession {
 	m := &rtpSession{
 		rtp: rtp, rtcp: rtcp, local: rtp.LocalAddr().(*net.UDPAddr).AddrPort(), log: log,
 		codecPT: codec.PayloadType, dtmfPT: codec.DTMFPayloadType, clockRate: codec.ClockRate,
@@ -121,7 +127,7 @@ func newRTPSession(ip netip.Addr, portMin, portMax int, codec Codec, log *slog.L
 	m.wg.Add(2)
 	go m.readRTP()
 	go m.readRTCP()
-	return m, nil
+	return m
 }
 
 // allow adds an IP that may send us RTP.

@@ -30,28 +30,10 @@ func (s *Server) SendMessage(ctx context.Context, deviceID string, contentType s
 	if len(body) == 0 || len(body) > limit {
 		return 0, fmt.Errorf("send message to %s: %d-byte body (1..%d): %w", b.DeviceID, len(body), limit, ErrBadMessage)
 	}
-	var uri sip.Uri
-	if err := sip.ParseUri(b.Contact, &uri); err != nil || uri.Host == "" || strings.ContainsAny(uri.Host, badHostChars) {
-		return 0, fmt.Errorf("send message to %s: contact %q unusable", b.DeviceID, clip(b.Contact, 128))
+	req, err := s.requestTo(b, sip.MESSAGE)
+	if err != nil {
+		return 0, fmt.Errorf("send message to %s: %w", b.DeviceID, err)
 	}
-	// a clean Request-URI: no headers or parameters the robot put there
-	target := sip.Uri{Scheme: "sip", User: uri.User, Host: uri.Host, Port: uri.Port}
-	if tr, ok := uri.UriParams.Get("transport"); ok && isToken(tr) {
-		target.UriParams = sip.NewParams()
-		target.UriParams.Add("transport", tr)
-	}
-	req := sip.NewRequest(sip.MESSAGE, target)
-	req.SetTransport(b.Transport)
-	req.SetDestination(b.Source) // where the robot really is (NAT)
-	host := s.host
-	if s.cfg.PublicAddr != "" {
-		host, _, _ = splitHostPortDefault(s.cfg.PublicAddr)
-	}
-	from := sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "attendant", Host: host}, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	to := sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: b.Username, Host: uri.Host}}
-	req.AppendHeader(&from)
-	req.AppendHeader(&to)
 	req.AppendHeader(sip.NewHeader("Content-Type", contentType))
 	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
 	req.SetBody(body)
@@ -63,6 +45,35 @@ func (s *Server) SendMessage(ctx context.Context, deviceID string, contentType s
 	s.log.Info("sip message to device", "device", b.DeviceID, "content_type", contentType,
 		"bytes", len(body), "status", res.StatusCode)
 	return res.StatusCode, nil
+}
+
+// requestTo starts a request outside any dialog to a registered device:
+// to its registered Contact, sent where its REGISTER came from, from
+// "attendant" with a new tag.
+func (s *Server) requestTo(b Binding, method sip.RequestMethod) (*sip.Request, error) {
+	var uri sip.Uri
+	if err := sip.ParseUri(b.Contact, &uri); err != nil || uri.Host == "" || strings.ContainsAny(uri.Host, badHostChars) {
+		return nil, fmt.Errorf("contact %q unusable", clip(b.Contact, 128))
+	}
+	// a clean Request-URI: no headers or parameters the robot put there
+	target := sip.Uri{Scheme: "sip", User: uri.User, Host: uri.Host, Port: uri.Port}
+	if tr, ok := uri.UriParams.Get("transport"); ok && isToken(tr) {
+		target.UriParams = sip.NewParams()
+		target.UriParams.Add("transport", tr)
+	}
+	req := sip.NewRequest(method, target)
+	req.SetTransport(b.Transport)
+	req.SetDestination(b.Source) // where the robot really is (NAT)
+	host := s.host
+	if s.cfg.PublicAddr != "" {
+		host, _, _ = splitHostPortDefault(s.cfg.PublicAddr)
+	}
+	from := sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "attendant", Host: host}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	to := sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: b.Username, Host: uri.Host}}
+	req.AppendHeader(&from)
+	req.AppendHeader(&to)
+	return req, nil
 }
 
 // validContentType accepts "type/subtype" with optional ";name=value"

@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,10 +21,18 @@ import (
 )
 
 const (
-	allowMethods  = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REGISTER"
-	acceptTypes   = "application/sdp, application/json, text/plain"
-	supportedExts = "" // none yet: no RFC 4028 session timers, no 100rel
+	allowMethods = "INVITE, ACK, CANCEL, BYE, UPDATE, OPTIONS, MESSAGE, REGISTER"
+	acceptTypes  = "application/sdp, application/json, text/plain"
 )
+
+// supported is our Supported header: RFC 4028 session timers unless
+// disabled; no 100rel.
+func (s *Server) supported() string {
+	if s.timersEnabled() {
+		return "timer"
+	}
+	return ""
+}
 
 // Server is the SIP listener and registrar. Create it with NewServer and
 // serve with Run.
@@ -41,8 +50,10 @@ type Server struct {
 	client *sipgo.Client // BYE and MESSAGE
 	udp    net.PacketConn
 	tcp    *limitListener
-	// host and port bound, for our Contact
-	host, port string
+	tls    *limitListener // nil without Config.TLSAddr
+	tlsCfg *tls.Config
+	// host and port bound, for our Contact; tlsPort for transport=tls
+	host, port, tlsPort string
 
 	// ctx is what handlers work under; it ends with Run's context or Close.
 	ctx    context.Context
@@ -100,6 +111,7 @@ func NewServer(cfg Config, dir Directory, log *slog.Logger) (*Server, error) {
 	s.srv.OnMessage(s.handle(s.handleMessage))
 	s.srv.OnAck(s.handleAck)
 	s.srv.OnBye(s.handle(s.handleBye))
+	s.srv.OnUpdate(s.handle(s.handleBye))
 	s.srv.OnCancel(s.handle(s.handleNoDialog))
 	s.srv.OnNoRoute(s.handle(s.handleUnknown))
 
@@ -110,7 +122,30 @@ func NewServer(cfg Config, dir Directory, log *slog.Logger) (*Server, error) {
 	s.udp = udp
 	s.tcp = newLimitListener(tcp, s.cfg.TCPIdleTimeout, s.cfg.MaxTCPConns, s.cfg.MaxTCPConnsPerIP, s.log)
 	s.host, s.port, _ = net.SplitHostPort(tcp.Addr().String())
+	if s.cfg.TLSAddr != "" {
+		if err := s.listenTLS(); err != nil {
+			return nil, errors.Join(err, s.closeListeners(), s.ua.Close())
+		}
+	}
 	return s, nil
+}
+
+// listenTLS loads the certificate and binds the TLS listener.
+func (s *Server) listenTLS() error {
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+	if err != nil {
+		return fmt.Errorf("new sip server: tls certificate: %w", err)
+	}
+	ln, err := net.Listen("tcp", s.cfg.TLSAddr)
+	if err != nil {
+		return fmt.Errorf("new sip server: listen tls %s: %w", s.cfg.TLSAddr, err)
+	}
+	// the limits and idle timeout work on the TCP connection under TLS,
+	// so they bound the handshake too
+	s.tls = newLimitListener(ln, s.cfg.TCPIdleTimeout, s.cfg.MaxTCPConns, s.cfg.MaxTCPConnsPerIP, s.log)
+	s.tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	_, s.tlsPort, _ = net.SplitHostPort(ln.Addr().String())
+	return nil
 }
 
 // newCore builds what the request handlers need, without sockets.
@@ -145,6 +180,14 @@ func (s *Server) Addr() (udp, tcp net.Addr) {
 	return s.udp.LocalAddr(), s.tcp.Addr()
 }
 
+// TLSAddr returns the bound TLS address, nil without Config.TLSAddr.
+func (s *Server) TLSAddr() net.Addr {
+	if s.tls == nil {
+		return nil
+	}
+	return s.tls.Addr()
+}
+
 // Binding returns the device's registration as last seen; Registered is
 // false once it expired or the device unregistered. ok is false for a
 // device that never registered since the server started.
@@ -170,7 +213,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopOnClose()
 
 	s.log.Info("sip listening", "udp", s.udp.LocalAddr().String(), "tcp", s.tcp.Addr().String(),
-		"realm", s.cfg.Realm)
+		"tls", s.tlsPort, "realm", s.cfg.Realm)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		// sipgo returns nil both when the socket closes and on a read error
@@ -190,6 +233,15 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if s.tls != nil {
+		g.Go(func() error {
+			err := s.srv.ServeTLS(tls.NewListener(s.tls, s.tlsCfg))
+			if gctx.Err() == nil && s.ctx.Err() == nil {
+				return fmt.Errorf("serve sip tls: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		t := time.NewTicker(max(s.cfg.FailWindow, time.Second))
 		defer t.Stop()
@@ -217,6 +269,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.callHandlers.Wait() // their contexts ended with s.ctx
 	err = errors.Join(err, s.ua.Close())
 	s.tcp.closeConns()
+	if s.tls != nil {
+		s.tls.closeConns()
+	}
 	s.log.Info("sip stopped")
 	if err != nil {
 		return fmt.Errorf("sip server: %w", err)
@@ -243,6 +298,11 @@ func (s *Server) closeListeners() error {
 		if err := s.tcp.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close sip tcp: %w", err))
 		}
+		if s.tls != nil {
+			if err := s.tls.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close sip tls: %w", err))
+			}
+		}
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
@@ -267,15 +327,31 @@ func (s *Server) handle(h sipgo.RequestHandler) sipgo.RequestHandler {
 				s.respond(req, tx, 500, "Server Internal Error")
 			}
 		}()
-		if req.Method != sip.CANCEL {
-			if h := req.GetHeader("Require"); h != nil {
-				// we support no extension yet: refuse them all (RFC 3261 section 8.2.2.3)
-				s.respond(req, tx, 420, "Bad Extension", sip.NewHeader("Unsupported", clip(h.Value(), 256)))
+		if req.Method != sip.CANCEL && req.Method != sip.ACK {
+			if bad := s.unsupported(req); bad != "" {
+				// RFC 3261 section 8.2.2.3
+				s.respond(req, tx, 420, "Bad Extension", sip.NewHeader("Unsupported", clip(bad, 256)))
 				return
 			}
 		}
 		h(req, tx)
 	}
+}
+
+// unsupported returns the options of req's Require headers we do not
+// support, comma-separated ("" when none).
+func (s *Server) unsupported(req *sip.Request) string {
+	var bad []string
+	for _, h := range req.GetHeaders("Require") {
+		for _, tok := range strings.Split(h.Value(), ",") {
+			tok = strings.TrimSpace(tok)
+			if tok == "" || (strings.EqualFold(tok, "timer") && s.timersEnabled()) {
+				continue
+			}
+			bad = append(bad, tok)
+		}
+	}
+	return strings.Join(bad, ", ")
 }
 
 // handleOptions answers capability queries and keep-alive pings from
@@ -284,7 +360,7 @@ func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
 	s.respond(req, tx, 200, "OK",
 		sip.NewHeader("Allow", allowMethods),
 		sip.NewHeader("Accept", acceptTypes),
-		sip.NewHeader("Supported", supportedExts),
+		sip.NewHeader("Supported", s.supported()),
 		sip.NewHeader("Contact", s.contact(req)),
 	)
 }
@@ -338,22 +414,32 @@ func (s *Server) registeredCaller(req *sip.Request) (Binding, bool) {
 // when configured, else the listener's (or, on a wildcard listener, the
 // host the request was sent to).
 func (s *Server) contact(req *sip.Request) string {
+	// the address the peer reached us at; sipgo keeps an IPv6 host's brackets
+	return s.contactVia(strings.Trim(req.Recipient.Host, "[]"), req.Transport())
+}
+
+// contactVia is our Contact for a transport, reached at host (used when
+// we listen on a wildcard address).
+func (s *Server) contactVia(reached, transport string) string {
 	host, port := s.host, s.port
+	tlsT := strings.EqualFold(transport, "tls")
+	if tlsT {
+		port = s.tlsPort
+	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		// the address the peer reached us at; sipgo keeps an IPv6 host's brackets
-		if h := strings.Trim(req.Recipient.Host, "[]"); h != "" && !strings.ContainsAny(h, badHostChars+"[]") {
-			host = h
+		if reached != "" && !strings.ContainsAny(reached, badHostChars+"[]") {
+			host = reached
 		}
 	}
 	if s.cfg.PublicAddr != "" {
 		h, p, _ := splitHostPortDefault(s.cfg.PublicAddr) // checked by withDefaults
 		host = h
-		if p != 0 {
+		if p != 0 && !tlsT { // PublicAddr's port is the UDP/TCP one
 			port = strconv.Itoa(p)
 		}
 	}
 	uri := "sip:" + net.JoinHostPort(host, port)
-	if t := strings.ToLower(req.Transport()); t != "udp" {
+	if t := strings.ToLower(transport); t != "udp" {
 		uri += ";transport=" + t
 	}
 	return "<" + uri + ">"

@@ -46,6 +46,9 @@ type serveConfig struct {
 	RetentionInterval time.Duration
 	RingTimeout       time.Duration
 	DemoCallAfter     time.Duration
+	SIPTLS            string
+	SIPTLSCert        string
+	SIPTLSKey         string
 }
 
 func newServeFlags(cfg *serveConfig) *flag.FlagSet {
@@ -60,6 +63,9 @@ func newServeFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set when served over HTTPS)")
 	fs.StringVar(&cfg.ConfigFile, "config", "", "optional YAML file with the same keys as these flags")
 	fs.StringVar(&cfg.SIP, "sip", ":5060", "SIP listen address, UDP and TCP (robots register and call here)")
+	fs.StringVar(&cfg.SIPTLS, "sip-tls", "", "SIP over TLS listen address, e.g. :5061 (needs --sip-tls-cert and --sip-tls-key)")
+	fs.StringVar(&cfg.SIPTLSCert, "sip-tls-cert", "", "PEM certificate (chain) for SIP over TLS")
+	fs.StringVar(&cfg.SIPTLSKey, "sip-tls-key", "", "PEM private key for SIP over TLS")
 	fs.StringVar(&cfg.SIPPublicAddr, "sip-public-addr", "", "host[:port] announced in SIP Contact headers behind NAT (empty = the listener's)")
 	fs.StringVar(&cfg.FFmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary used to decode snapshots")
 	fs.BoolVar(&cfg.Demo, "demo", false, "start a built-in simulated camera and a demo site that shows it")

@@ -206,7 +206,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	}
 	hub := signaling.New(signaling.Config{RingTimeout: cfg.RingTimeout, Recorder: rec, Log: log.With("component", "signaling")}, db, bridger)
 	sipServer, err := sip.NewServer(sip.Config{Addr: cfg.SIP, PublicAddr: cfg.SIPPublicAddr, UserAgent: "attendant/" + ver,
-		Calls: hub, OnMessage: hub.RobotMessage}, api.SIPDirectory(db), log.With("component", "sip"))
+		Calls: hub, OnMessage: hub.RobotMessage, TLSAddr: cfg.SIPTLS, TLSCert: cfg.SIPTLSCert, TLSKey: cfg.SIPTLSKey},
+		api.SIPDirectory(db), log.With("component", "sip"))
 	if err != nil {
 		return fmt.Errorf("start SIP on %s: %w", cfg.SIP, err)
 	}
