@@ -81,11 +81,13 @@ type Hub struct {
 	log     *slog.Logger
 
 	messenger RobotMessenger
+	dial      func(ctx context.Context, deviceID string, onRinging func()) (Call, error)
 
 	mu          sync.Mutex
 	agents      map[string]*agent // by user id
 	calls       map[string]*activeCall
-	robotStates map[string]json.RawMessage // last state per device
+	robotStates map[string]json.RawMessage    // last state per device
+	dialing     map[string]context.CancelFunc // agent id → outbound call ringing
 }
 
 type agent struct {
@@ -102,6 +104,7 @@ type activeCall struct {
 	bridge   *media.Bridge
 	audio    *recorder.CallAudio // nil when not recorded
 	answered bool
+	outbound bool          // we called the robot: its INVITE was ours
 	accepted chan struct{} // closed when an agent accepted
 	ended    bool
 }
@@ -118,7 +121,7 @@ func New(cfg Config, db *store.DB, bridger Bridger) *Hub {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Hub{cfg: cfg, db: db, bridger: bridger, log: cfg.Log, agents: map[string]*agent{}, calls: map[string]*activeCall{},
-		robotStates: map[string]json.RawMessage{}}
+		robotStates: map[string]json.RawMessage{}, dialing: map[string]context.CancelFunc{}}
 }
 
 // SetMessenger sets how robot commands reach robots (the SIP server, made
@@ -313,13 +316,14 @@ func (h *Hub) sendTo(agentID string, m Message) {
 
 // errors a client gets, as codes
 var (
-	errNoSuchCall  = errors.New("no_such_call")
-	errNotYours    = errors.New("not_yours")
-	errTaken       = errors.New("taken")
-	errBusy        = errors.New("busy")
-	errBridge      = errors.New("bridge_failed")
-	errBadSDP      = errors.New("bad_sdp")
-	errCallFailure = errors.New("call_failed")
+	errNoSuchCall   = errors.New("no_such_call")
+	errNotYours     = errors.New("not_yours")
+	errTaken        = errors.New("taken")
+	errBusy         = errors.New("busy")
+	errBridge       = errors.New("bridge_failed")
+	errBadSDP       = errors.New("bad_sdp")
+	errCallFailure  = errors.New("call_failed")
+	errNoSuchDevice = errors.New("no_such_device")
 )
 
 // accept gives the call to the agent and sends the WebRTC offer to the
@@ -426,7 +430,9 @@ func (h *Hub) answer(ctx context.Context, u store.User, callID, sdp string) erro
 	if !answered {
 		actx, cancel := context.WithTimeout(ctx, 35*time.Second)
 		defer cancel()
-		if err := ac.c.Answer(actx); err != nil {
+		if ac.outbound {
+			// the robot answered our INVITE already
+		} else if err := ac.c.Answer(actx); err != nil {
 			h.log.Warn("answer the robot", "call", callID, "err", err)
 			return errCallFailure
 		}

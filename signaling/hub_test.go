@@ -501,3 +501,48 @@ func FuzzParseCommand(f *testing.F) {
 		}
 	})
 }
+
+// TestOutboundCall: an agent calls a robot of their site; they hear it
+// ring, and when it answers the call is bridged like an incoming one; a
+// robot that refuses ends the attempt with the reason and a closed case;
+// robots of other sites cannot be called.
+func TestOutboundCall(t *testing.T) {
+	e := newEnv(t, Config{})
+	amy := e.connect("amy")
+	f := e.call("out-1")
+	refuse := false
+	e.hub.dial = func(ctx context.Context, deviceID string, onRinging func()) (Call, error) {
+		onRinging()
+		if refuse {
+			return nil, &sip.StatusError{Code: 486, Reason: "Busy Here"}
+		}
+		require.Equal(t, f.dev.ID, deviceID)
+		return f, nil
+	}
+	amy.send(Message{Type: TypeDial, DeviceID: f.dev.ID})
+	dialing := amy.next(TypeDialing)
+	require.Equal(t, "dialing", dialing.Call.State)
+	amy.next(TypeRingingOut)
+	offer := amy.next(TypeOffer)
+	require.Equal(t, "out-1", offer.CallID)
+	amy.send(Message{Type: TypeAnswer, CallID: "out-1", SDP: amy.answerOffer(offer.SDP)})
+	amy.next(TypeAnswered)
+	require.False(t, f.answered.Load(), "an outbound call is answered by the robot, not by us")
+	talk(t, f, amy, 60)
+	require.Eventually(t, func() bool { return amy.got.Load() >= 40 && f.sent() >= 40 }, 10*time.Second, 20*time.Millisecond)
+	c := caseOf(t, e.db, dialing.Call.CaseID)
+	require.Equal(t, e.users["amy"].ID, string(c.HandlerID))
+	amy.send(Message{Type: TypeHangup, CallID: "out-1"})
+	require.Equal(t, "local-bye", amy.next(TypeEnded).Reason)
+
+	refuse = true
+	g := e.call("out-2")
+	amy.send(Message{Type: TypeDial, DeviceID: g.dev.ID})
+	d2 := amy.next(TypeDialing)
+	require.Equal(t, "refused 486", amy.next(TypeEnded).Reason)
+	require.Eventually(t, func() bool { return caseOf(t, e.db, d2.Call.CaseID).Status == store.CaseClosed }, 5*time.Second, 20*time.Millisecond)
+
+	zed := e.connect("zed")
+	zed.send(Message{Type: TypeDial, DeviceID: g.dev.ID, Ref: "z"})
+	require.Equal(t, "no_such_device", zed.next(TypeError).Code)
+}

@@ -73,6 +73,10 @@ const (
 	// (docs/robot-protocol.md); answered robot.result.
 	TypeRobotCommand = "robot.command"
 	TypePing         = "ping"
+	// TypeDial calls a robot: {device_id}; TypeCancelDial gives up while
+	// it rings.
+	TypeDial       = "call.dial"
+	TypeCancelDial = "call.dial_cancel"
 )
 
 // Server message types.
@@ -91,6 +95,11 @@ const (
 	// TypeRobotState is the robot's state update: {call_id, device_id, robot_state}.
 	TypeRobotState = "robot.state"
 	TypePong       = "pong"
+	// TypeDialing and TypeRingingOut follow an agent's call.dial:
+	// {device_id, call}; then call.offer when the robot answers, or
+	// call.ended with the reason.
+	TypeDialing    = "call.dialing"
+	TypeRingingOut = "call.ringing_out"
 )
 
 // Presence states.

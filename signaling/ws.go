@@ -131,7 +131,7 @@ var errUnknownType = errors.New("unknown_type")
 // errorCode is the stable code of err for clients: the sentinel it wraps.
 func errorCode(err error) string {
 	for _, e := range []error{errNoSuchCall, errNotYours, errTaken, errBusy, errBridge, errBadSDP, errCallFailure,
-		errUnknownType, errBadPresence, errBadCommand, errRobot} {
+		errUnknownType, errBadPresence, errBadCommand, errRobot, errNoSuchDevice} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}
@@ -163,6 +163,8 @@ func errorText(err error) string {
 		return "presence is online, away or busy"
 	case errors.Is(err, errRobot):
 		return "the robot did not take the command"
+	case errors.Is(err, errNoSuchDevice):
+		return "no such robot (or not one of your sites)"
 	}
 	return err.Error()
 }
@@ -188,6 +190,10 @@ func (h *Hub) dispatch(ctx context.Context, c *conn, m Message) error {
 		return h.answer(ctx, c.user, m.CallID, m.SDP)
 	case TypeHangup:
 		return h.hangup(ctx, c.user, m.CallID)
+	case TypeDial:
+		return h.dialOut(ctx, c.user, m.DeviceID, c)
+	case TypeCancelDial:
+		return h.cancelDial(c.user)
 	case TypeRobotCommand:
 		status, err := h.robotCommand(ctx, c.user, m)
 		if err != nil {

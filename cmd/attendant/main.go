@@ -213,6 +213,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	}
 
 	hub.SetMessenger(sipServer)
+	hub.SetDialer(sipServer)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
