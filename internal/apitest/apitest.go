@@ -131,6 +131,7 @@ func Start(t testing.TB, o Options) *Server {
 	must(srv.LoadCameras(ctx))
 	srv.Handle("GET /api/v1/ws", hub.Handler(srv.AuthenticateRequest))
 	hub.SetMessenger(sipSrv)
+	hub.SetDialer(sipSrv)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &Server{URL: hs.URL, DB: db, Objects: objects, SIP: sipSrv, API: srv, Cameras: cameras, Spool: sp, Recorder: rec, Hub: hub}
