@@ -43,10 +43,11 @@ type CallAudioConfig struct {
 // CallAudio records one call. Packet is safe to call from the two
 // forwarding goroutines; a ticker goroutine writes finished parts.
 type CallAudio struct {
-	r      *Recorder
-	cfg    CallAudioConfig
-	decode func(byte) int16
-	part   int // samples per part
+	r       *Recorder
+	cfg     CallAudioConfig
+	decode  func(byte) int16
+	silence byte // the codec's zero sample
+	part    int  // samples per part
 
 	mu      sync.Mutex
 	legs    [2]legClock
@@ -64,18 +65,29 @@ type legClock struct {
 	ts0     uint32 // its RTP timestamp
 }
 
+// audioPart holds a part's samples as the call's G.711 bytes (half the
+// memory of decoded samples); store decodes them.
 type audioPart struct {
-	left, right []int16
+	left, right []byte
+}
+
+func (a *CallAudio) newPart() *audioPart {
+	p := &audioPart{left: make([]byte, a.part), right: make([]byte, a.part)}
+	for i := range p.left {
+		p.left[i], p.right[i] = a.silence, a.silence
+	}
+	return p
 }
 
 // StartCallAudio begins recording a call; Close it when the call ends.
 func (r *Recorder) StartCallAudio(cfg CallAudioConfig) (*CallAudio, error) {
 	var dec func(byte) int16
+	var silence byte
 	switch cfg.Codec {
 	case "PCMU":
-		dec = g711.DecodeULaw
+		dec, silence = g711.DecodeULaw, 0xFF
 	case "PCMA":
-		dec = g711.DecodeALaw
+		dec, silence = g711.DecodeALaw, 0xD5
 	default:
 		return nil, fmt.Errorf("record call of case %s: %w (%s)", cfg.CaseID, ErrUnsupportedCodec, cfg.Codec)
 	}
@@ -85,7 +97,7 @@ func (r *Recorder) StartCallAudio(cfg CallAudioConfig) (*CallAudio, error) {
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Now()
 	}
-	a := &CallAudio{r: r, cfg: cfg, decode: dec, part: int(cfg.Part.Seconds() * callRate), parts: map[int]*audioPart{},
+	a := &CallAudio{r: r, cfg: cfg, decode: dec, silence: silence, part: int(cfg.Part.Seconds() * callRate), parts: map[int]*audioPart{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go a.run()
 	return a, nil
@@ -118,13 +130,13 @@ func (a *CallAudio) Packet(fromAgent bool, ts uint32, payload []byte, at time.Ti
 		idx := p / a.part
 		pt := a.parts[idx]
 		if pt == nil {
-			pt = &audioPart{left: make([]int16, a.part), right: make([]int16, a.part)}
+			pt = a.newPart()
 			a.parts[idx] = pt
 		}
 		if leg == 0 {
-			pt.left[p%a.part] = a.decode(b)
+			pt.left[p%a.part] = b
 		} else {
-			pt.right[p%a.part] = a.decode(b)
+			pt.right[p%a.part] = b
 		}
 		a.maxPos = max(a.maxPos, p+1)
 	}
@@ -183,7 +195,7 @@ func (a *CallAudio) flush(final bool) {
 		a.written++
 		a.mu.Unlock()
 		if pt == nil {
-			pt = &audioPart{left: make([]int16, a.part), right: make([]int16, a.part)}
+			pt = a.newPart()
 		}
 		a.store(idx, pt, n)
 	}
@@ -192,7 +204,11 @@ func (a *CallAudio) flush(final bool) {
 func (a *CallAudio) store(idx int, pt *audioPart, n int) {
 	start := a.cfg.Start.Add(time.Duration(idx*a.part) * time.Second / callRate)
 	end := start.Add(time.Duration(n) * time.Second / callRate)
-	wav := stereoWAV(pt.left[:n], pt.right[:n])
+	left, right := make([]int16, n), make([]int16, n)
+	for i := range n {
+		left[i], right[i] = a.decode(pt.left[i]), a.decode(pt.right[i])
+	}
+	wav := stereoWAV(left, right)
 	key := EvidenceKey(a.cfg.SiteID, a.cfg.CaseID, fmt.Sprintf("call-audio-%03d", idx+1), start, "wav")
 	err := a.r.SpoolEvidence(key, "audio/wav", bytes.NewReader(wav), EvidenceMeta{CaseID: a.cfg.CaseID, SiteID: a.cfg.SiteID,
 		Kind: "call-audio", DeviceID: a.cfg.DeviceID, Start: start, End: end})

@@ -18,8 +18,6 @@ type Dialer interface {
 // dialTimeout bounds how long a robot may ring before the agent gives up.
 const dialTimeout = 60 * time.Second
 
-var errDialing = errors.New("dialing")
-
 // SetDialer sets how agents' outbound calls reach robots.
 func (h *Hub) SetDialer(d Dialer) {
 	h.dial = func(ctx context.Context, deviceID string, onRinging func()) (Call, error) {
