@@ -106,6 +106,7 @@ type activeCall struct {
 	answered bool
 	outbound bool          // we called the robot: its INVITE was ours
 	accepted chan struct{} // closed when an agent accepted
+	answerCh chan struct{} // closed when the robot was answered
 	ended    bool
 }
 
@@ -161,7 +162,7 @@ func (h *Hub) handle(ctx context.Context, c Call) {
 		_ = c.Reject(503, "Service Unavailable")
 		return
 	}
-	ac := &activeCall{c: c, accepted: make(chan struct{}), info: CallInfo{ID: c.ID(), CaseID: cs.ID, SiteID: dev.SiteID,
+	ac := &activeCall{c: c, accepted: make(chan struct{}), answerCh: make(chan struct{}), info: CallInfo{ID: c.ID(), CaseID: cs.ID, SiteID: dev.SiteID,
 		DeviceID: dev.ID, From: c.From(), Codec: c.Codec().Name, State: "ringing", Since: now}}
 	h.mu.Lock()
 	h.calls[c.ID()] = ac
@@ -179,7 +180,19 @@ func (h *Hub) handle(ctx context.Context, c Call) {
 	defer timer.Stop()
 	select {
 	case <-ac.accepted:
+		// the agent's browser must connect too, or the robot would ring on
+		timer.Reset(h.cfg.RingTimeout)
 		select {
+		case <-ac.answerCh:
+			select {
+			case <-c.Done():
+			case <-ctx.Done():
+			}
+		case <-timer.C:
+			reason = "agent did not connect"
+			if err := c.Reject(480, "Temporarily Unavailable"); err != nil {
+				log.Warn("refuse a call its agent did not connect to", "err", err)
+			}
 		case <-c.Done():
 		case <-ctx.Done():
 		}
@@ -455,6 +468,9 @@ func (h *Hub) answer(ctx context.Context, u store.User, callID, sdp string) erro
 		}
 	}
 	h.mu.Lock()
+	if !ac.answered && ac.answerCh != nil {
+		close(ac.answerCh)
+	}
 	ac.answered, ac.info.State = true, "answered"
 	info := ac.info
 	h.mu.Unlock()

@@ -546,3 +546,19 @@ func TestOutboundCall(t *testing.T) {
 	zed.send(Message{Type: TypeDial, DeviceID: g.dev.ID, Ref: "z"})
 	require.Equal(t, "no_such_device", zed.next(TypeError).Code)
 }
+
+// TestAcceptedButNeverConnected: an agent who accepts but whose browser
+// never answers the offer does not leave the robot ringing forever.
+func TestAcceptedButNeverConnected(t *testing.T) {
+	e := newEnv(t, Config{RingTimeout: 500 * time.Millisecond})
+	amy := e.connect("amy")
+	f := e.call("call-6")
+	done := make(chan struct{})
+	go func() { e.hub.handle(context.Background(), f); close(done) }()
+	amy.next(TypeRinging)
+	amy.send(Message{Type: TypeAccept, CallID: "call-6"})
+	amy.next(TypeOffer) // and never answers it
+	require.Equal(t, "agent did not connect", amy.next(TypeEnded).Reason)
+	<-done
+	require.EqualValues(t, 480, f.rejected.Load())
+}
