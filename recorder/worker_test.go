@@ -27,6 +27,9 @@ import (
 func testFrames(t *testing.T) [][][]byte {
 	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ffmpeg not installed; make test installs it")
+		}
 		t.Skip("ffmpeg not installed (make test installs it)")
 	}
 	out := filepath.Join(t.TempDir(), "v.h264")
