@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -216,7 +217,10 @@ func TestCallAudioParts(t *testing.T) {
 
 	require.Eventually(t, func() bool { return len(up.segments()) == 3 }, 10*time.Second, 20*time.Millisecond)
 	total := time.Duration(0)
-	for i, e := range up.segments() {
+	parts := up.segments()
+	// uploads finish in any order: look at the parts in call order
+	slices.SortFunc(parts, func(a, b spool.Entry) int { return parseMeta(t, a, "start").Compare(parseMeta(t, b, "start")) })
+	for i, e := range parts {
 		require.Equal(t, "call-audio", e.Metadata["evidence-kind"])
 		require.Equal(t, "audio/wav", e.ContentType)
 		s, en := parseMeta(t, e, "start"), parseMeta(t, e, "end")
