@@ -127,6 +127,7 @@ func TestCameraGapCutsSegment(t *testing.T) {
 	rec.RemoveCamera("cam")                               // store what is open
 	require.Eventually(t, func() bool { return len(up.segments()) >= 5 }, 10*time.Second, 20*time.Millisecond)
 	segs := up.segments()
+	slices.SortFunc(segs, func(a, b spool.Entry) int { return parseMeta(t, a, "start").Compare(parseMeta(t, b, "start")) })
 	var before, after int
 	var prevEnd time.Time
 	for i, e := range segs {
