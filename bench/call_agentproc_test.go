@@ -7,10 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -93,62 +90,13 @@ func TestCallAgentProcess(t *testing.T) {
 
 // agentProc is the parent's handle on the agent process.
 type agentProc struct {
-	pid     int
-	stdin   io.WriteCloser
-	replies chan agentReply
-	exited  chan struct{}
-	output  *syncBuffer
+	*childProc[agentReply]
 }
 
 func startAgentProc(tb testing.TB) *agentProc {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCallAgentProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), callAgentProcessEnv+"=1")
-	r, w, err := os.Pipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd.ExtraFiles = []*os.File{w}
-	p := &agentProc{replies: make(chan agentReply, 4), exited: make(chan struct{}), output: &syncBuffer{}}
-	cmd.Stdout, cmd.Stderr = p.output, p.output
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start agent process: %v", err)
-	}
-	p.pid = cmd.Process.Pid
-	w.Close()
-	go func() {
-		defer close(p.replies)
-		dec := json.NewDecoder(r)
-		for {
-			var rep agentReply
-			if err := dec.Decode(&rep); err != nil {
-				return
-			}
-			p.replies <- rep
-		}
-	}()
-	go func() {
-		_ = cmd.Wait()
-		r.Close()
-		close(p.exited)
-	}()
-	tb.Cleanup(func() {
-		p.stdin.Close() // the child hangs up, closes its agents and exits
-		select {
-		case <-p.exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-		if tb.Failed() {
-			tb.Logf("agent process output (last 16 KiB):\n%s", tail(p.output.String(), 16<<10))
-		}
-	})
-	return p
+	// at cleanup the child hangs up, closes its agents and exits
+	return &agentProc{startChild[agentReply](tb, "TestCallAgentProcess", []string{callAgentProcessEnv + "=1"}, 30*time.Second)}
 }
 
 // do sends a command and waits for its reply; an error in the reply fails tb.

@@ -8,12 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -202,66 +199,19 @@ func (p *viewerPool) leave() error {
 
 // viewerProc is the parent's handle on the child process.
 type viewerProc struct {
-	stdin     io.WriteCloser
-	replies   chan reply
-	exited    chan struct{}
-	output    *syncBuffer
+	*childProc[reply]
 	cameraURL string
 }
 
 // startViewerProc starts the child, which starts the camera; it returns once
-// the camera publishes.
+// the camera publishes. At cleanup the child leaves its viewers and exits.
 func startViewerProc(tb testing.TB, prof cameraProfile) *viewerProc {
 	tb.Helper()
 	spec, err := json.Marshal(prof)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestViewerProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), viewerProcessEnv+"="+string(spec))
-	r, w, err := os.Pipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd.ExtraFiles = []*os.File{w}
-	p := &viewerProc{replies: make(chan reply, 4), exited: make(chan struct{}), output: &syncBuffer{}}
-	cmd.Stdout, cmd.Stderr = p.output, p.output
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start viewer process: %v", err)
-	}
-	w.Close()
-	go func() {
-		defer close(p.replies)
-		dec := json.NewDecoder(r)
-		for {
-			var rep reply
-			if err := dec.Decode(&rep); err != nil {
-				return
-			}
-			p.replies <- rep
-		}
-	}()
-	go func() {
-		_ = cmd.Wait()
-		r.Close()
-		close(p.exited)
-	}()
-	tb.Cleanup(func() {
-		p.stdin.Close() // the child leaves its viewers and exits
-		select {
-		case <-p.exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-		if tb.Failed() {
-			tb.Logf("viewer process output:\n%s", p.output)
-		}
-	})
+	p := &viewerProc{childProc: startChild[reply](tb, "TestViewerProcess", []string{viewerProcessEnv + "=" + string(spec)}, 20*time.Second)}
 	p.cameraURL = p.await(tb, 30*time.Second).CameraURL
 	return p
 }
