@@ -87,21 +87,19 @@ func NewBridger(cfg ICEConfig, log *slog.Logger) (*Bridger, error) {
 }
 
 // Bridge is one call leg bridged to one agent's PeerConnection. The
-// server makes the offer (Offer) and takes the browser's answer (Answer).
-// Packets robot→agent keep their sequence numbers and timestamps (pion sets
-// the SSRC and payload type of the browser's negotiation); agent→robot
-// packets get one SSRC and continuous sequence numbers and timestamps, so
-// the robot sees one stream even if the agent's side restarts.
+// server makes the offer (Start or Handover) and takes the browser's answer
+// (Answer). Packets robot→agent keep their sequence numbers and timestamps
+// (pion sets the SSRC and payload type of the browser's negotiation);
+// agent→robot packets get one SSRC and continuous sequence numbers and
+// timestamps for the whole call, so the robot sees one stream even when the
+// agent's side is replaced (a reload, a transfer to another agent).
 type Bridge struct {
-	leg   CallLeg
-	codec CallCodec
+	share *legShare
 	pc    *webrtc.PeerConnection
 	track *webrtc.TrackLocalStaticRTP
 	log   *slog.Logger
 
-	toAgent, toLeg atomic.Uint64
-	connected      atomic.Bool
-	tap            atomic.Pointer[func(fromAgent bool, p *rtp.Packet)]
+	connected atomic.Bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -109,10 +107,79 @@ type Bridge struct {
 	once   sync.Once
 }
 
+// legShare is what the bridges of one call leg share: one reader of the
+// leg, the agent→robot rewriter and the counters. Only the active bridge
+// carries audio; a bridge made by Handover becomes active when its answer
+// is applied, so the leg is never read by two bridges at once.
+type legShare struct {
+	leg   CallLeg
+	codec CallCodec
+
+	active         atomic.Pointer[Bridge]
+	tap            atomic.Pointer[func(fromAgent bool, p *rtp.Packet)]
+	toAgent, toLeg atomic.Uint64
+
+	writeMu sync.Mutex // rewriter + buffer: during a switch two bridges may write
+	rw      *rtpRewriter
+	buf     [1500]byte
+
+	mu   sync.Mutex
+	refs int // bridges not closed; the pump stops at 0
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
 // Start creates the agent's PeerConnection for leg and returns the bridge
 // and the SDP offer (ICE gathered, no trickle) to send to the browser.
 // Media flows once Answer is given the browser's answer.
 func (b *Bridger) Start(ctx context.Context, leg CallLeg, codec CallCodec) (*Bridge, string, error) {
+	if _, err := codec.mimeType(); err != nil {
+		return nil, "", err
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	s := &legShare{leg: leg, codec: codec, rw: newRTPRewriter(codec.PayloadType, codec.ClockRate), ctx: sctx, cancel: cancel}
+	br, offer, err := b.newBridge(ctx, s)
+	if err != nil {
+		cancel()
+		return nil, "", err
+	}
+	s.active.Store(br)
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		s.pump()
+	}()
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-leg.Done():
+			s.closeAll()
+		case <-sctx.Done():
+		}
+	}()
+	return br, offer, nil
+}
+
+// Handover makes a new agent PeerConnection for the call prev carries and
+// returns it with its offer. prev keeps carrying the call until the new
+// bridge's Answer is applied; then the new one does, with the same stream
+// towards the robot, and the caller closes prev. prev may already be
+// closed (its browser went away) as long as the call goes on.
+func (b *Bridger) Handover(ctx context.Context, prev *Bridge) (*Bridge, string, error) {
+	s := prev.share
+	if s.ctx.Err() != nil {
+		return nil, "", ErrBridgeEnded
+	}
+	return b.newBridge(ctx, s)
+}
+
+// ErrBridgeEnded: the call leg a bridge was for has ended.
+var ErrBridgeEnded = errors.New("media: the bridged call has ended")
+
+func (b *Bridger) newBridge(ctx context.Context, s *legShare) (*Bridge, string, error) {
+	codec := s.codec
 	mime, err := codec.mimeType()
 	if err != nil {
 		return nil, "", err
@@ -150,10 +217,18 @@ func (b *Bridger) Start(ctx context.Context, leg CallLeg, codec CallCodec) (*Bri
 		_ = pc.Close()
 		return nil, "", fmt.Errorf("add call track: %w", err)
 	}
-	bctx, cancel := context.WithCancel(context.Background())
-	br := &Bridge{leg: leg, codec: codec, pc: pc, track: track, log: b.log, ctx: bctx, cancel: cancel}
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		switch s {
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		_ = pc.Close()
+		return nil, "", ErrBridgeEnded
+	}
+	s.refs++
+	s.mu.Unlock()
+	bctx, cancel := context.WithCancel(s.ctx)
+	br := &Bridge{share: s, pc: pc, track: track, log: b.log, ctx: bctx, cancel: cancel}
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		switch st {
 		case webrtc.PeerConnectionStateConnected:
 			br.connected.Store(true)
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
@@ -182,107 +257,135 @@ func (b *Bridger) Start(ctx context.Context, leg CallLeg, codec CallCodec) (*Bri
 		br.Close()
 		return nil, "", fmt.Errorf("make the agent's offer: %w", err)
 	}
-	br.wg.Add(2)
+	// a closed share (the leg ended) closes its bridges
+	br.wg.Add(1)
 	go func() {
 		defer br.wg.Done()
-		br.legToAgent()
-	}()
-	go func() {
-		defer br.wg.Done()
-		select {
-		case <-leg.Done():
-			br.Close()
-		case <-bctx.Done():
-		}
+		<-bctx.Done()
+		br.Close()
 	}()
 	return br, pc.LocalDescription().SDP, nil
 }
 
-// Answer applies the browser's answer.
+// Answer applies the browser's answer; from then on this bridge carries
+// the call (for a bridge made by Handover, the previous one stops).
 func (br *Bridge) Answer(sdp string) error {
 	if err := br.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadOffer, err)
 	}
+	br.share.active.Store(br)
 	return nil
 }
 
 // SetTap has fn called with every packet forwarded, robot's (fromAgent
 // false) and agent's (with the bridge's continuous numbering), to record
-// the call. It runs on the forwarding path: it must not block or keep p.
+// the call. It is the call's: bridges made by Handover keep it. It runs on
+// the forwarding path: it must not block or keep p.
 func (br *Bridge) SetTap(fn func(fromAgent bool, p *rtp.Packet)) {
-	br.tap.Store(&fn)
+	br.share.tap.Store(&fn)
 }
 
-// Stats returns the bridge's counters.
+// Stats returns the call's counters (all its bridges) and whether this
+// bridge's agent is connected.
 func (br *Bridge) Stats() BridgeStats {
-	return BridgeStats{LegToAgent: br.toAgent.Load(), AgentToLeg: br.toLeg.Load(), AgentConnected: br.connected.Load()}
+	s := br.share
+	return BridgeStats{LegToAgent: s.toAgent.Load(), AgentToLeg: s.toLeg.Load(), AgentConnected: br.connected.Load()}
 }
 
-// Close ends the agent's side; the leg is left to its owner.
+// Close ends this agent's side; the leg is left to its owner. When it was
+// the last bridge of the leg, the leg's reader stops (after the leg's next
+// packet, or when the leg ends).
 func (br *Bridge) Close() {
 	br.once.Do(func() {
 		br.cancel()
 		_ = br.pc.Close()
+		s := br.share
+		s.mu.Lock()
+		s.refs--
+		last := s.refs == 0
+		s.mu.Unlock()
+		if last {
+			s.cancel()
+		}
 	})
 }
 
 // Wait blocks until the bridge's goroutines have ended (after Close or the
-// leg's end).
-func (br *Bridge) Wait() { br.wg.Wait() }
-
-func (br *Bridge) legToAgent() {
-	buf := make([]byte, 1500)
-	var pkt rtp.Packet
-	for {
-		n, err := br.leg.ReadRTP(buf)
-		if err != nil {
-			return
-		}
-		if br.ctx.Err() != nil {
-			return
-		}
-		if pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != br.codec.PayloadType {
-			continue // RFC 4733 events and garbage are not for the browser
-		}
-		if tap := br.tap.Load(); tap != nil {
-			(*tap)(false, &pkt)
-		}
-		if err := br.track.WriteRTP(&pkt); err != nil {
-			if errors.Is(err, context.Canceled) {
-				return
-			}
-			continue
-		}
-		br.toAgent.Add(1)
+// leg's end), and the leg's reader too once every bridge of the leg is
+// closed.
+func (br *Bridge) Wait() {
+	br.wg.Wait()
+	if br.share.ctx.Err() != nil {
+		br.share.wg.Wait()
 	}
 }
 
-// agentToLeg forwards the browser's audio to the leg with the bridge's own
-// SSRC and continuous sequence numbers and timestamps.
-func (br *Bridge) agentToLeg(tr *webrtc.TrackRemote) {
-	rw := newRTPRewriter(br.codec.PayloadType, br.codec.ClockRate)
+func (s *legShare) closeAll() { s.cancel() }
+
+// pump reads the leg and writes its audio to the active bridge's track.
+func (s *legShare) pump() {
 	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	for {
+		n, err := s.leg.ReadRTP(buf)
+		if err != nil {
+			return
+		}
+		if s.ctx.Err() != nil {
+			return
+		}
+		if pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != s.codec.PayloadType {
+			continue // RFC 4733 events and garbage are not for the browser
+		}
+		if tap := s.tap.Load(); tap != nil {
+			(*tap)(false, &pkt)
+		}
+		br := s.active.Load()
+		if br == nil || br.ctx.Err() != nil {
+			continue // between agents (a reload): the recording still has it
+		}
+		if err := br.track.WriteRTP(&pkt); err != nil {
+			continue
+		}
+		s.toAgent.Add(1)
+	}
+}
+
+// agentToLeg forwards the browser's audio to the leg, while this bridge
+// is the active one, with the call's own SSRC and continuous sequence
+// numbers and timestamps.
+func (br *Bridge) agentToLeg(tr *webrtc.TrackRemote) {
+	s := br.share
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
 			return
 		}
-		out := rw.rewrite(pkt)
-		if tap := br.tap.Load(); tap != nil {
-			(*tap)(true, out)
+		if s.active.Load() != br {
+			continue // a handover not answered yet, or already replaced
 		}
-		n, err := out.MarshalTo(buf)
-		if err != nil {
-			continue
+		if err := s.writeLeg(pkt); err != nil && br.ctx.Err() != nil {
+			return
 		}
-		if err := br.leg.WriteRTP(buf[:n]); err != nil {
-			if br.ctx.Err() != nil {
-				return
-			}
-			continue
-		}
-		br.toLeg.Add(1)
 	}
+}
+
+func (s *legShare) writeLeg(pkt *rtp.Packet) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	out := s.rw.rewrite(pkt)
+	if tap := s.tap.Load(); tap != nil {
+		(*tap)(true, out)
+	}
+	n, err := out.MarshalTo(s.buf[:])
+	if err != nil {
+		return err
+	}
+	if err := s.leg.WriteRTP(s.buf[:n]); err != nil {
+		return err
+	}
+	s.toLeg.Add(1)
+	return nil
 }
 
 // rtpRewriter gives packets from a source that may change (a new

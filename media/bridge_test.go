@@ -169,3 +169,87 @@ func TestRTPRewriterNewSource(t *testing.T) {
 		require.Equal(t, uint32(160), out[i].Timestamp-out[i-1].Timestamp, "packet %d", i)
 	}
 }
+
+// TestBridgeHandover: the agent's side moves to a new PeerConnection (a
+// transfer to another agent, or a reloaded page) while the call goes on:
+// until the new answer the old agent keeps the audio, after it the new one
+// has it, and the robot sees one stream throughout — same SSRC, sequence
+// numbers without a jump.
+func TestBridgeHandover(t *testing.T) {
+	b, err := NewBridger(ICEConfig{IncludeLoopback: true, IPs: []string{"127.0.0.1"}}, nil)
+	require.NoError(t, err)
+	leg := newMemLeg()
+	defer leg.end()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	first, offer, err := b.Start(ctx, leg, CallCodec{Name: "PCMU", PayloadType: 0, ClockRate: 8000})
+	require.NoError(t, err)
+	_, answer, heard1, mic1 := agentPeer(t, offer)
+	require.NoError(t, first.Answer(answer))
+	require.Eventually(t, func() bool { return first.Stats().AgentConnected }, 10*time.Second, 20*time.Millisecond)
+
+	payload := make([]byte, 160)
+	seq := uint16(5000)
+	robotSays := func(n int) {
+		for range n {
+			p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 42}, Payload: payload}
+			seq++
+			raw, _ := p.Marshal()
+			leg.in <- raw
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	agentSays := func(mic *webrtc.TrackLocalStaticRTP, ssrc uint32, from, n int) {
+		for i := range n {
+			require.NoError(t, mic.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(from + i),
+				Timestamp: uint32((from + i) * 160), SSRC: ssrc}, Payload: payload}))
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	robotSays(40)
+	agentSays(mic1, 7, 0, 40)
+	require.Eventually(t, func() bool { return heard1.Load() >= 35 && len(leg.received()) >= 35 }, 5*time.Second, 20*time.Millisecond)
+
+	second, offer2, err := b.Handover(ctx, first)
+	require.NoError(t, err)
+	_, answer2, heard2, mic2 := agentPeer(t, offer2)
+	// before the answer, the first agent still has the call
+	before1 := heard1.Load()
+	robotSays(20)
+	require.Eventually(t, func() bool { return heard1.Load() >= before1+15 }, 5*time.Second, 20*time.Millisecond)
+	require.Zero(t, heard2.Load(), "the new agent hears nothing before its answer")
+
+	require.NoError(t, second.Answer(answer2))
+	first.Close()
+	require.Eventually(t, func() bool { return second.Stats().AgentConnected }, 10*time.Second, 20*time.Millisecond)
+	sentBefore := len(leg.received())
+	robotSays(40)
+	agentSays(mic2, 9, 30000, 40) // a new source with its own numbering
+	require.Eventually(t, func() bool { return heard2.Load() >= 35 }, 5*time.Second, 20*time.Millisecond, "new agent heard %d", heard2.Load())
+	require.Eventually(t, func() bool { return len(leg.received()) >= sentBefore+35 }, 5*time.Second, 20*time.Millisecond)
+	// the first agent's microphone no longer reaches the robot
+	n := len(leg.received())
+	agentSays(mic1, 7, 40, 10)
+	time.Sleep(100 * time.Millisecond)
+	require.Equal(t, n, len(leg.received()), "a replaced agent must not reach the robot")
+
+	out := leg.received()
+	for i := 1; i < len(out); i++ {
+		require.Equal(t, out[0].SSRC, out[i].SSRC, "one SSRC towards the robot across the handover")
+		require.Equal(t, uint16(1), out[i].SequenceNumber-out[i-1].SequenceNumber, "no sequence jump at %d", i)
+		require.Equal(t, uint32(160), out[i].Timestamp-out[i-1].Timestamp, "no timestamp jump at %d", i)
+	}
+	st := second.Stats()
+	require.GreaterOrEqual(t, st.LegToAgent, uint64(90), "counters are the call's, across bridges")
+
+	leg.end()
+	done := make(chan struct{})
+	go func() { second.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("bridge goroutines still running after the leg ended")
+	}
+	_, _, err = b.Handover(ctx, second)
+	require.ErrorIs(t, err, ErrBridgeEnded)
+}
