@@ -51,6 +51,9 @@ type CallRecorder interface {
 // Bridger bridges a call leg to an agent's browser (media.Bridger).
 type Bridger interface {
 	Start(ctx context.Context, leg media.CallLeg, codec media.CallCodec) (*media.Bridge, string, error)
+	// Handover makes a new agent side for the call prev carries; it takes
+	// over when its answer is applied (a reload, a transfer).
+	Handover(ctx context.Context, prev *media.Bridge) (*media.Bridge, string, error)
 }
 
 // Defaults for Config.
@@ -108,6 +111,7 @@ type activeCall struct {
 	accepted chan struct{} // closed when an agent accepted
 	answerCh chan struct{} // closed when the robot was answered
 	ended    bool
+	transfer *pendingTransfer // an agent is handing the call to another
 }
 
 // New returns a hub.
@@ -217,6 +221,16 @@ func (h *Hub) end(ctx context.Context, ac *activeCall, reason string) {
 	delete(h.calls, ac.info.ID)
 	br, answered, audio := ac.bridge, ac.answered, ac.audio
 	ac.bridge = nil
+	var transferRung []string
+	if tr := ac.transfer; tr != nil {
+		tr.finished = true
+		tr.timer.Stop()
+		if tr.bridge != nil {
+			tr.bridge.Close()
+		}
+		transferRung = tr.rung
+		ac.transfer = nil
+	}
 	agentID := ac.info.AgentID
 	h.mu.Unlock()
 	if br != nil {
@@ -228,8 +242,9 @@ func (h *Hub) end(ctx context.Context, ac *activeCall, reason string) {
 	if reason == "" {
 		reason = "ended"
 	}
-	h.broadcast(func(a *agent) bool { return mayTake(a.user, ac.info.SiteID) || a.user.ID == agentID },
-		Message{Type: TypeEnded, CallID: ac.info.ID, Reason: reason})
+	h.broadcast(func(a *agent) bool {
+		return mayTake(a.user, ac.info.SiteID) || a.user.ID == agentID || slices.Contains(transferRung, a.user.ID)
+	}, Message{Type: TypeEnded, CallID: ac.info.ID, Reason: reason})
 	now := store.Now()
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -271,9 +286,9 @@ func (h *Hub) forwardEvents(ctx context.Context, ac *activeCall) {
 			case sip.EventDTMF:
 				m = Message{Type: TypeDTMF, CallID: ac.info.ID, Digit: string(ev.Digit)}
 			case sip.EventHold:
-				m = Message{Type: TypeHold, CallID: ac.info.ID, State: "hold"}
+				m = Message{Type: TypeHold, CallID: ac.info.ID, State: "hold", By: "robot"}
 			case sip.EventResume:
-				m = Message{Type: TypeHold, CallID: ac.info.ID, State: "resume"}
+				m = Message{Type: TypeHold, CallID: ac.info.ID, State: "resume", By: "robot"}
 			default:
 				continue
 			}
@@ -351,6 +366,8 @@ func (h *Hub) accept(ctx context.Context, u store.User, callID string, to *conn)
 	case !mayTake(u, ac.info.SiteID):
 		h.mu.Unlock()
 		return errNoSuchCall
+	case ac.info.AgentID != "" && ac.info.AgentID != u.ID && ac.transfer != nil:
+		return h.acceptTransferLocked(ctx, u, ac, to)
 	case ac.info.AgentID != "" && ac.info.AgentID != u.ID:
 		h.mu.Unlock()
 		return errTaken
@@ -368,17 +385,23 @@ func (h *Hub) accept(ctx context.Context, u store.User, callID string, to *conn)
 		h.broadcast(func(a *agent) bool { return a.user.ID != u.ID && mayTake(a.user, ac.info.SiteID) },
 			Message{Type: TypeTaken, CallID: callID, By: u.Username})
 	}
-	if old != nil {
-		// the agent came back (reload): the new page gets a new bridge. The
-		// old one's reader may be blocked on the leg; it stops after its
-		// next packet (one 20 ms packet lost), so it is not waited for.
-		old.Close()
-	}
 	codec := ac.c.Codec()
 	bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	br, offer, err := h.bridger.Start(bctx, ac.c, media.CallCodec{Name: codec.Name, PayloadType: codec.PayloadType,
-		ClockRate: codec.ClockRate, Channels: codec.Channels})
+	var (
+		br    *media.Bridge
+		offer string
+		err   error
+	)
+	if old != nil {
+		// the agent came back (reload): the new page gets a new side of the
+		// same bridge, so the robot's stream goes on unchanged
+		br, offer, err = h.bridger.Handover(bctx, old)
+		old.Close()
+	} else {
+		br, offer, err = h.bridger.Start(bctx, ac.c, media.CallCodec{Name: codec.Name, PayloadType: codec.PayloadType,
+			ClockRate: codec.ClockRate, Channels: codec.Channels})
+	}
 	if err != nil {
 		h.log.Error("bridge a call to an agent", "call", callID, "err", err)
 		return errBridge
@@ -430,6 +453,9 @@ func (h *Hub) answer(ctx context.Context, u store.User, callID, sdp string) erro
 	if !ok || ac.ended {
 		h.mu.Unlock()
 		return errNoSuchCall
+	}
+	if tr := ac.transfer; tr != nil && tr.taker == u.ID && tr.bridge != nil && ac.info.AgentID != u.ID {
+		return h.answerTransferLocked(ctx, u, ac, sdp)
 	}
 	if ac.info.AgentID != u.ID || ac.bridge == nil {
 		h.mu.Unlock()

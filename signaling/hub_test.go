@@ -34,6 +34,10 @@ type fakeCall struct {
 	mu       sync.Mutex
 	reason   string
 	out      int // server → robot RTP packets
+	ssrcs    map[uint32]bool
+	lastSeq  uint16
+	seqJumps int // server → robot packets not one after the last
+	holds    []bool
 	rung     atomic.Bool
 	answered atomic.Bool
 	rejected atomic.Int32
@@ -92,11 +96,38 @@ func (f *fakeCall) ReadRTP(buf []byte) (int, error) {
 		return 0, errors.New("call ended")
 	}
 }
-func (f *fakeCall) WriteRTP([]byte) error {
+func (f *fakeCall) WriteRTP(b []byte) error {
+	var p rtp.Packet
+	if err := p.Unmarshal(b); err != nil {
+		return err
+	}
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ssrcs == nil {
+		f.ssrcs = map[uint32]bool{}
+	}
+	if f.out > 0 && p.SequenceNumber != f.lastSeq+1 {
+		f.seqJumps++
+	}
+	f.ssrcs[p.SSRC] = true
+	f.lastSeq = p.SequenceNumber
 	f.out++
-	f.mu.Unlock()
 	return nil
+}
+
+// Hold records the agent's hold and resume (a re-INVITE for sip.Call).
+func (f *fakeCall) Hold(_ context.Context, on bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.holds = append(f.holds, on)
+	return nil
+}
+
+// stream says what the robot received: packets, SSRCs, sequence jumps.
+func (f *fakeCall) stream() (n, ssrcs, jumps int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.out, len(f.ssrcs), f.seqJumps
 }
 func (f *fakeCall) sent() int {
 	f.mu.Lock()

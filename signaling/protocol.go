@@ -25,16 +25,20 @@ type Message struct {
 	Call   *CallInfo `json:"call,omitempty"`
 	// Calls lists the calls ringing for this agent and the agent's own
 	// active call, in "welcome".
-	Calls   []CallInfo `json:"calls,omitempty"`
-	Agent   *AgentInfo `json:"agent,omitempty"`
-	Version int        `json:"version,omitempty"`
-	Code    string     `json:"code,omitempty"`
-	Error   string     `json:"message,omitempty"`
+	Calls []CallInfo `json:"calls,omitempty"`
+	// Agents answers agents.list.
+	Agents  []AgentInfo `json:"agents,omitempty"`
+	Agent   *AgentInfo  `json:"agent,omitempty"`
+	Version int         `json:"version,omitempty"`
+	Code    string      `json:"code,omitempty"`
+	Error   string      `json:"message,omitempty"`
 
 	// Command is a robot command (robot.command), RobotState a robot's
 	// last state update (robot.state, and in call.offer).
-	Command    json.RawMessage `json:"command,omitempty"`
-	DeviceID   string          `json:"device_id,omitempty"`
+	Command  json.RawMessage `json:"command,omitempty"`
+	DeviceID string          `json:"device_id,omitempty"`
+	// To is call.transfer's target agent (a user id; "" for any).
+	To         string          `json:"to,omitempty"`
 	RobotState json.RawMessage `json:"robot_state,omitempty"`
 	// Status is the robot's SIP answer to a command (robot.result).
 	Status int `json:"status,omitempty"`
@@ -42,15 +46,20 @@ type Message struct {
 
 // CallInfo is what an agent sees of a call.
 type CallInfo struct {
-	ID       string    `json:"id"`
-	CaseID   string    `json:"case_id"`
-	SiteID   string    `json:"site_id"`
-	DeviceID string    `json:"device_id"`
-	From     string    `json:"from"`
-	Codec    string    `json:"codec"`
-	State    string    `json:"state"` // ringing | connecting | answered | ended
-	AgentID  string    `json:"agent_id,omitempty"`
-	Since    time.Time `json:"since"`
+	ID       string `json:"id"`
+	CaseID   string `json:"case_id"`
+	SiteID   string `json:"site_id"`
+	DeviceID string `json:"device_id"`
+	From     string `json:"from"`
+	Codec    string `json:"codec"`
+	State    string `json:"state"` // ringing | transfer | connecting | answered | ended
+	AgentID  string `json:"agent_id,omitempty"`
+	// Held: the agent put the robot on hold.
+	Held bool `json:"held,omitempty"`
+	// TransferFrom names the agent who handed the call over (a call.ringing
+	// with state "transfer", and the call once taken).
+	TransferFrom string    `json:"transfer_from,omitempty"`
+	Since        time.Time `json:"since"`
 }
 
 // AgentInfo is the connected agent.
@@ -60,6 +69,8 @@ type AgentInfo struct {
 	Role     string `json:"role"`
 	Seat     string `json:"seat"`
 	Presence string `json:"presence"`
+	// SiteIDs: the sites whose calls the agent takes (in call.agents).
+	SiteIDs []string `json:"site_ids,omitempty"`
 }
 
 // Client message types.
@@ -77,6 +88,18 @@ const (
 	// it rings.
 	TypeDial       = "call.dial"
 	TypeCancelDial = "call.dial_cancel"
+	// TypeTransfer hands the agent's answered call to another agent:
+	// {call_id, to: user id, or "" for any free agent of the site};
+	// TypeCancelTransfer takes it back (or, from the agent it was offered
+	// to, declines it; call.decline does the same).
+	TypeTransfer       = "call.transfer"
+	TypeCancelTransfer = "call.transfer_cancel"
+	// TypeHoldCall puts the robot on hold or resumes it: {call_id, state:
+	// hold|resume}; the server confirms with call.hold {by: "agent"}.
+	TypeHoldCall = TypeHold
+	// TypeAgentsList asks for the agents connected now who share a site:
+	// answered "agents" {agents}.
+	TypeAgentsList = "agents.list"
 )
 
 // Server message types.
@@ -88,7 +111,7 @@ const (
 	TypeTaken    = "call.taken" // {call_id, by}: another agent took it
 	TypeEnded    = "call.ended" // {call_id, reason}
 	TypeDTMF     = "call.dtmf"  // {call_id, digit}
-	TypeHold     = "call.hold"  // {call_id, state: hold|resume}
+	TypeHold     = "call.hold"  // {call_id, state: hold|resume, by: robot|agent}
 	TypeError    = "error"      // {code, message, ref}
 	// TypeRobotResult answers robot.command: {call_id, ref, status}.
 	TypeRobotResult = "robot.result"
@@ -100,6 +123,14 @@ const (
 	// call.ended with the reason.
 	TypeDialing    = "call.dialing"
 	TypeRingingOut = "call.ringing_out"
+	// A transfer, to the agent who asked: call.transferring {call_id, by:
+	// the target's username or ""}, then call.transferred {call_id, by:
+	// who took it} — the call is no longer theirs — or
+	// call.transfer_failed {call_id, reason}: they keep it.
+	TypeTransferring   = "call.transferring"
+	TypeTransferred    = "call.transferred"
+	TypeTransferFailed = "call.transfer_failed"
+	TypeAgents         = "agents"
 )
 
 // Presence states.

@@ -131,7 +131,8 @@ var errUnknownType = errors.New("unknown_type")
 // errorCode is the stable code of err for clients: the sentinel it wraps.
 func errorCode(err error) string {
 	for _, e := range []error{errNoSuchCall, errNotYours, errTaken, errBusy, errBridge, errBadSDP, errCallFailure,
-		errUnknownType, errBadPresence, errBadCommand, errRobot, errNoSuchDevice} {
+		errUnknownType, errBadPresence, errBadCommand, errRobot, errNoSuchDevice, errNoAgent, errTransferPending,
+		errNoTransfer, errHoldUnsupported, errNotAnsweredYet, errTransferToSelf} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}
@@ -165,6 +166,18 @@ func errorText(err error) string {
 		return "the robot did not take the command"
 	case errors.Is(err, errNoSuchDevice):
 		return "no such robot (or not one of your sites)"
+	case errors.Is(err, errNoAgent):
+		return "no free agent to take the call"
+	case errors.Is(err, errTransferPending):
+		return "a transfer of this call is already under way"
+	case errors.Is(err, errNoTransfer):
+		return "no transfer of this call is under way"
+	case errors.Is(err, errHoldUnsupported):
+		return "this call cannot be put on hold"
+	case errors.Is(err, errNotAnsweredYet):
+		return "the call is not answered yet"
+	case errors.Is(err, errTransferToSelf):
+		return "the call is yours already"
 	}
 	return err.Error()
 }
@@ -185,7 +198,19 @@ func (h *Hub) dispatch(ctx context.Context, c *conn, m Message) error {
 	case TypeAccept:
 		return h.accept(ctx, c.user, m.CallID, c)
 	case TypeDecline:
-		return nil // the call rings on for the others
+		if err := h.cancelTransfer(c.user, m.CallID, true); err != nil && !errors.Is(err, errNoTransfer) && !errors.Is(err, errNotYours) {
+			return err
+		}
+		return nil // an incoming call rings on for the others
+	case TypeTransfer:
+		return h.transfer(c.user, m.CallID, m.To)
+	case TypeCancelTransfer:
+		return h.cancelTransfer(c.user, m.CallID, false)
+	case TypeHoldCall:
+		return h.hold(ctx, c.user, m.CallID, m.State)
+	case TypeAgentsList:
+		c.send(Message{Type: TypeAgents, Ref: m.Ref, Agents: h.agentsFor(c.user)})
+		return nil
 	case TypeAnswer:
 		return h.answer(ctx, c.user, m.CallID, m.SDP)
 	case TypeHangup:
