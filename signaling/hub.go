@@ -70,6 +70,9 @@ type Config struct {
 	// ReconnectGrace is how long an answered call waits for its agent's
 	// browser to come back after its WebSocket dropped.
 	ReconnectGrace time.Duration
+	// CongestedAfter: a vehicle waiting this long at a lane puts the lane
+	// on the call-out list (DefaultCongestedAfter).
+	CongestedAfter time.Duration
 	// Recorder, when set, records both sides of every answered call.
 	Recorder CallRecorder
 	Log      *slog.Logger
@@ -91,6 +94,7 @@ type Hub struct {
 	calls       map[string]*activeCall
 	robotStates map[string]json.RawMessage    // last state per device
 	dialing     map[string]context.CancelFunc // agent id → outbound call ringing
+	lanes       map[string]*laneWait          // device id → vehicle waiting
 }
 
 type agent struct {
@@ -122,11 +126,14 @@ func New(cfg Config, db *store.DB, bridger Bridger) *Hub {
 	if cfg.ReconnectGrace <= 0 {
 		cfg.ReconnectGrace = DefaultReconnectGrace
 	}
+	if cfg.CongestedAfter <= 0 {
+		cfg.CongestedAfter = DefaultCongestedAfter
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Hub{cfg: cfg, db: db, bridger: bridger, log: cfg.Log, agents: map[string]*agent{}, calls: map[string]*activeCall{},
-		robotStates: map[string]json.RawMessage{}, dialing: map[string]context.CancelFunc{}}
+		robotStates: map[string]json.RawMessage{}, dialing: map[string]context.CancelFunc{}, lanes: map[string]*laneWait{}}
 }
 
 // SetMessenger sets how robot commands reach robots (the SIP server, made
@@ -175,6 +182,7 @@ func (h *Hub) handle(ctx context.Context, c Call) {
 		h.log.Warn("ring robot", "call", c.ID(), "err", err)
 	}
 	h.broadcastRinging(ac)
+	h.laneCallChanged(dev.ID)
 	log := h.log.With("call", c.ID(), "case", cs.ID, "device", dev.ID)
 	log.Info("call ringing")
 
@@ -268,6 +276,7 @@ func (h *Hub) end(ctx context.Context, ac *activeCall, reason string) {
 	if err != nil {
 		h.log.Error("record the end of a call", "call", ac.info.ID, "case", ac.info.CaseID, "err", err)
 	}
+	h.laneCallChanged(ac.info.DeviceID)
 	h.log.Info("call ended", "call", ac.info.ID, "reason", reason, "answered", answered)
 }
 

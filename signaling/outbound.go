@@ -104,6 +104,7 @@ func (h *Hub) runOutbound(ctx context.Context, c Call, info CallInfo, u store.Us
 	h.mu.Lock()
 	h.calls[c.ID()] = ac
 	h.mu.Unlock()
+	h.laneCallChanged(info.DeviceID)
 	go h.forwardEvents(ctx, ac)
 	if err := h.accept(ctx, u, c.ID(), to); err != nil {
 		h.log.Warn("bridge an outbound call", "call", c.ID(), "err", err)

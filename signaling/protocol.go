@@ -26,6 +26,8 @@ type Message struct {
 	// Calls lists the calls ringing for this agent and the agent's own
 	// active call, in "welcome".
 	Calls []CallInfo `json:"calls,omitempty"`
+	// Lanes is the call-out list (callout.list).
+	Lanes []Lane `json:"lanes,omitempty"`
 	// Agents answers agents.list.
 	Agents  []AgentInfo `json:"agents,omitempty"`
 	Agent   *AgentInfo  `json:"agent,omitempty"`
@@ -100,6 +102,8 @@ const (
 	// TypeAgentsList asks for the agents connected now who share a site:
 	// answered "agents" {agents}.
 	TypeAgentsList = "agents.list"
+	// TypeCalloutList asks for the call-out list: answered callout.list.
+	TypeCalloutList = "callout.list"
 )
 
 // Server message types.

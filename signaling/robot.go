@@ -207,4 +207,5 @@ func (h *Hub) RobotMessage(deviceID, contentType string, body []byte) {
 	if agentID != "" {
 		h.sendTo(agentID, Message{Type: TypeRobotState, CallID: callID, DeviceID: deviceID, RobotState: state})
 	}
+	h.laneFromState(deviceID, state)
 }

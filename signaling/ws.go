@@ -208,6 +208,9 @@ func (h *Hub) dispatch(ctx context.Context, c *conn, m Message) error {
 		return h.cancelTransfer(c.user, m.CallID, false)
 	case TypeHoldCall:
 		return h.hold(ctx, c.user, m.CallID, m.State)
+	case TypeCalloutList:
+		c.send(Message{Type: TypeCalloutList, Ref: m.Ref, Lanes: h.calloutFor(c.user)})
+		return nil
 	case TypeAgentsList:
 		c.send(Message{Type: TypeAgents, Ref: m.Ref, Agents: h.agentsFor(c.user)})
 		return nil

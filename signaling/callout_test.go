@@ -1,0 +1,109 @@
+package signaling
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/attendant/attendant/store"
+)
+
+// lane makes a robot at an exit lane of the env's site.
+func (e *env) lane(name string) store.Device {
+	e.t.Helper()
+	ctx := context.Background()
+	now := store.Now()
+	ap := store.AccessPoint{ID: store.NewID(), SiteID: e.site, Name: name + " lane", Kind: "exit", CreatedAt: now, UpdatedAt: now}
+	require.NoError(e.t, store.Insert(ctx, e.db.Q(), &ap))
+	d := store.Device{ID: store.NewID(), SiteID: e.site, AccessPointID: store.OptionalID(ap.ID), Name: name, Kind: "robot",
+		SIPUsername: "robot-" + name, SIPPassword: "x", Enabled: true, CreatedAt: now, UpdatedAt: now}
+	require.NoError(e.t, store.Insert(ctx, e.db.Q(), &d))
+	return d
+}
+
+func vehicle(present bool, since time.Time, plate string) []byte {
+	if since.IsZero() {
+		return fmt.Appendf(nil, `{"display":{"mode":"text","payload":"Please wait"},"vehicle":{"present":%t,"plate":%q}}`, present, plate)
+	}
+	return fmt.Appendf(nil, `{"vehicle":{"present":%t,"since":%q},"plate":%q}`, present, since.UTC().Format(time.RFC3339Nano), plate)
+}
+
+// TestCalloutList: lanes where a vehicle waits past CongestedAfter are
+// listed for the site's agents (not others), longest wait first; a car
+// that leaves takes its entry away; a call to or from the lane's robot
+// marks it on_call; the agent calls the lane's robot from the list.
+func TestCalloutList(t *testing.T) {
+	e := newEnv(t, Config{CongestedAfter: 300 * time.Millisecond})
+	amy, zed := e.connect("amy"), e.connect("zed")
+	north, south, east := e.lane("North"), e.lane("South"), e.lane("East")
+
+	amy.send(Message{Type: TypeCalloutList, Ref: "c0"})
+	require.Empty(t, amy.next(TypeCalloutList).Lanes)
+
+	now := time.Now()
+	e.hub.RobotMessage(north.ID, "application/json", vehicle(true, now.Add(-40*time.Second), "京A12345"))
+	e.hub.RobotMessage(south.ID, "application/json", vehicle(true, now.Add(-90*time.Second), "沪B7"))
+	e.hub.RobotMessage(east.ID, "application/json", vehicle(true, time.Time{}, "")) // waits from now: listed after 300 ms
+	var lanes []Lane
+	require.Eventually(t, func() bool {
+		select {
+		case m := <-amy.msgs:
+			if m.Type == TypeCalloutList {
+				lanes = m.Lanes
+			}
+		default:
+		}
+		return len(lanes) == 3
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, []string{south.ID, north.ID, east.ID}, []string{lanes[0].DeviceID, lanes[1].DeviceID, lanes[2].DeviceID}, "longest wait first")
+	require.Equal(t, "South", lanes[0].DeviceName)
+	require.Equal(t, "South lane", lanes[0].Lane)
+	require.Equal(t, "exit", lanes[0].LaneKind)
+	require.Equal(t, "沪B7", lanes[0].Plate)
+	require.Equal(t, "京A12345", lanes[1].Plate)
+	require.WithinDuration(t, now.Add(-90*time.Second), lanes[0].WaitingSince, time.Millisecond)
+
+	// zed works for another site: told nothing
+	zed.send(Message{Type: TypeCalloutList, Ref: "z"})
+	require.Empty(t, zed.next(TypeCalloutList).Lanes)
+
+	// the south car leaves: gone from the list
+	e.hub.RobotMessage(south.ID, "application/json", vehicle(false, time.Time{}, ""))
+	m := amy.next(TypeCalloutList)
+	require.Len(t, m.Lanes, 2)
+	require.Equal(t, north.ID, m.Lanes[0].DeviceID)
+
+	// a robot's clock far in the future or past does not put it first forever
+	e.hub.RobotMessage(south.ID, "application/json", vehicle(true, now.Add(-48*time.Hour), ""))
+	m = amy.next(TypeCalloutList)
+	require.Len(t, m.Lanes, 3)
+	require.Equal(t, south.ID, m.Lanes[2].DeviceID, "an implausible since counts from now")
+
+	// the north robot calls in: on_call
+	f := newFakeCall("co-1", e.site)
+	f.dev.ID = north.ID
+	go e.hub.handle(context.Background(), f)
+	for {
+		m = amy.next(TypeCalloutList)
+		if m.Lanes[0].OnCall {
+			break
+		}
+	}
+	require.Equal(t, north.ID, m.Lanes[0].DeviceID)
+	f.end("cancelled")
+	for {
+		m = amy.next(TypeCalloutList)
+		if !m.Lanes[0].OnCall {
+			break
+		}
+	}
+	// a state without "vehicle" changes nothing
+	e.hub.RobotMessage(north.ID, "application/json", []byte(`{"display":{"mode":"face"}}`))
+	amy.send(Message{Type: TypeCalloutList, Ref: "c1"})
+	m = amy.next(TypeCalloutList)
+	require.Equal(t, "c1", m.Ref)
+	require.Len(t, m.Lanes, 3)
+}
