@@ -144,10 +144,12 @@ func TestCameraLiveViewSnapshotAndEvidence(t *testing.T) {
 	// A snapshot as evidence on a case, with its hash.
 	caseID := f.agent.create("/api/v1/cases", map[string]any{"site_id": f.siteA, "attribute": "abnormal open"})
 	r := f.agent.do("POST", "/api/v1/cases/"+caseID+"/snapshots", map[string]any{"camera_id": id, "role": "id_document"})
+	require.Equal(t, 400, r.status, "an ID document comes from an ID-document camera, not the gate camera: %s", r.body)
+	r = f.agent.do("POST", "/api/v1/cases/"+caseID+"/snapshots", map[string]any{"camera_id": id, "role": "scene"})
 	require.Equal(t, 201, r.status, "%s", r.body)
 	ev := r.json(t)
-	require.Equal(t, "snapshot-id_document", ev["kind"])
-	require.Regexp(t, `^sites/`+f.siteA+`/\d{4}/\d{2}/\d{2}/`+caseID+`/snapshot-id_document-`, ev["key"])
+	require.Equal(t, "snapshot-scene", ev["kind"])
+	require.Regexp(t, `^sites/`+f.siteA+`/\d{4}/\d{2}/\d{2}/`+caseID+`/snapshot-scene-`, ev["key"])
 	rc, info, err := f.objects.Get(context.Background(), ev["key"].(string), nil)
 	require.NoError(t, err)
 	stored, _ := io.ReadAll(rc)
@@ -158,6 +160,15 @@ func TestCameraLiveViewSnapshotAndEvidence(t *testing.T) {
 	got := f.reviewer.do("GET", "/api/v1/cases/"+caseID, nil).json(t)
 	require.Len(t, got["evidence"], 1)
 	require.Equal(t, 403, f.reviewer.do("POST", "/api/v1/cases/"+caseID+"/snapshots", map[string]any{"camera_id": id, "role": "scene"}).status)
+	// a call's case holds at most 4 snapshots of a role (the abnormal-open rule)
+	callCase := f.agent.create("/api/v1/cases", map[string]any{"site_id": f.siteA, "kind": "call"})
+	for i := range 4 {
+		r := f.agent.do("POST", "/api/v1/cases/"+callCase+"/snapshots", map[string]any{"camera_id": id, "role": "scene"})
+		require.Equal(t, 201, r.status, "snapshot %d: %s", i+1, r.body)
+	}
+	r = f.agent.do("POST", "/api/v1/cases/"+callCase+"/snapshots", map[string]any{"camera_id": id, "role": "scene"})
+	require.Equal(t, 409, r.status, "a 5th scene snapshot: %s", r.body)
+	require.Contains(t, string(r.body), "at most 4")
 
 	// Disabled through the API, the ingest stops without a restart.
 	require.Equal(t, 200, f.admin.do("PATCH", "/api/v1/cameras/"+id, map[string]any{"enabled": false}).status)

@@ -3,6 +3,9 @@ package api
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"github.com/attendant/attendant/media"
+	"github.com/jmoiron/sqlx"
 	"net/http"
 	"time"
 
@@ -155,6 +158,7 @@ func (s *Server) registerCases() {
 	op.MaxBodyBytes = maxAdminBody
 	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusServiceUnavailable)
 	huma.Register(s.api, op, s.caseSnapshot)
+	s.registerAbnormalOpens()
 }
 
 func (s *Server) loadCase(ctx context.Context, q store.Q, id string) (caseView, error) {
@@ -187,17 +191,50 @@ func (s *Server) caseSnapshot(ctx context.Context, in *snapshotCreate) (*itemOut
 	if cam.SiteID != c.SiteID {
 		return nil, errBadRequest("camera %q belongs to another site than the case", cam.ID)
 	}
-	jpeg, kf, err := s.snapshot(ctx, cam.ID, in.Body.Fresh)
-	if err != nil {
-		return nil, err
+	// an ID document is photographed by the ID-document camera; the scene by
+	// any other (the abnormal-open rule names both)
+	if (in.Body.Role == "id_document") != (cam.Role == "id_document") {
+		return nil, errBadRequest("%s snapshots come from a camera with role %s; camera %q has role %s",
+			in.Body.Role, map[bool]string{true: "id_document", false: "environment, gate or channel"}[in.Body.Role == "id_document"], cam.ID, cam.Role)
 	}
-	at := kf.At.UTC().Truncate(time.Microsecond)
-	if at.IsZero() {
-		at = store.Now()
+	kind := "snapshot-" + in.Body.Role
+	if c.Kind == store.CaseCall {
+		var n int
+		err := sqlx.GetContext(ctx, s.db.Q(), &n, s.db.Q().Rebind("SELECT COUNT(*) FROM evidence WHERE case_id = ? AND kind = ?"), c.ID, kind)
+		if err != nil {
+			return nil, s.storeError("evidence", err)
+		}
+		if n >= maxCallSnapshots {
+			return nil, withCode(newError(http.StatusConflict, fmt.Sprintf("a call's case holds at most %d %s snapshots", maxCallSnapshots, in.Body.Role)), "too_many_snapshots")
+		}
+	}
+	var (
+		jpeg []byte
+		key  string
+		at   time.Time
+	)
+	for fresh := in.Body.Fresh; ; fresh = true {
+		var kf media.Keyframe
+		jpeg, kf, err = s.snapshot(ctx, cam.ID, fresh)
+		if err != nil {
+			return nil, err
+		}
+		at = kf.At.UTC().Truncate(time.Microsecond)
+		if at.IsZero() {
+			at = store.Now()
+		}
+		key = recorder.EvidenceKey(c.SiteID, c.ID, kind+"-"+cam.ID[len(cam.ID)-8:], at, "jpg")
+		var taken int
+		if err := sqlx.GetContext(ctx, s.db.Q(), &taken, s.db.Q().Rebind("SELECT COUNT(*) FROM evidence WHERE object_key = ?"), key); err != nil {
+			return nil, s.storeError("evidence", err)
+		}
+		if taken == 0 || fresh {
+			break
+		}
+		// this keyframe's picture is on the case already (a second photo
+		// within one keyframe interval): wait for the next keyframe
 	}
 	p := PrincipalFrom(ctx)
-	kind := "snapshot-" + in.Body.Role
-	key := recorder.EvidenceKey(c.SiteID, c.ID, kind+"-"+cam.ID[len(cam.ID)-8:], at, "jpg")
 	info, err := s.objects.Put(ctx, key, bytes.NewReader(jpeg), int64(len(jpeg)), objstore.PutOptions{
 		ContentType: "image/jpeg",
 		Metadata:    map[string]string{"case": c.ID, "camera": cam.ID, "taken-by": p.User.ID},
@@ -220,6 +257,11 @@ func (s *Server) caseSnapshot(ctx context.Context, in *snapshotCreate) (*itemOut
 	}
 	return &itemOutput[store.Evidence]{Body: ev}, nil
 }
+
+// maxCallSnapshots bounds the snapshots of one role on a call's case: an
+// abnormal open at an exit takes 1–4 of the ID document and 1–4 of the
+// scene (signaling checks the lower bound before the gate opens).
+const maxCallSnapshots = 4
 
 type closeInput struct {
 	ID   string `path:"id" maxLength:"64"`

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -106,4 +107,78 @@ func TestCalloutList(t *testing.T) {
 	m = amy.next(TypeCalloutList)
 	require.Equal(t, "c1", m.Ref)
 	require.Len(t, m.Lanes, 3)
+}
+
+// TestAbnormalOpenAtExitNeedsEvidence: at an exit lane an abnormal open
+// is refused until the case holds an ID-document and a scene snapshot,
+// and never reaches the robot before; with them it goes through.
+func TestAbnormalOpenAtExitNeedsEvidence(t *testing.T) {
+	e := newEnv(t, Config{})
+	robot := &fakeRobot{}
+	e.hub.SetMessenger(robot)
+	amy := e.connect("amy")
+	west := e.lane("West")
+	f := newFakeCall("ab-1", e.site)
+	f.dev.ID = west.ID
+	go e.hub.handle(context.Background(), f)
+	info := answeredBy(t, e, f, amy)
+
+	open := func(ref string) Message {
+		amy.send(Message{Type: TypeRobotCommand, Ref: ref, CallID: f.id, Reason: "ambulance leaving",
+			Command: []byte(`{"action":"open_gate","abnormal":true,"abnormal_reason":"special-vehicle"}`)})
+		for {
+			m := <-amy.msgs
+			if m.Ref == ref {
+				return m
+			}
+		}
+	}
+	m := open("1")
+	require.Equal(t, "evidence_required", m.Code, "%+v", m)
+	require.Contains(t, m.Error, "has 0 and 0")
+
+	ctx := context.Background()
+	add := func(kind string, i int) {
+		at := store.Now()
+		ev := store.Evidence{CaseID: info.CaseID, Key: fmt.Sprintf("k/%s-%d.jpg", kind, i), Kind: kind, MediaType: "image/jpeg",
+			Start: at, End: at, Size: 3, SHA256: "00"}
+		require.NoError(t, e.db.InTx(ctx, func(q store.Q) error { return store.AppendEvidence(ctx, q, &ev) }))
+	}
+	add(evidenceIDDocument, 1)
+	m = open("2")
+	require.Equal(t, "evidence_required", m.Code, "a scene snapshot is missing too")
+	require.Contains(t, m.Error, "has 1 and 0")
+	robot.mu.Lock()
+	require.Empty(t, robot.bodies, "nothing reached the robot")
+	robot.mu.Unlock()
+
+	add(evidenceScene, 1)
+	m = open("3")
+	require.Equal(t, TypeRobotResult, m.Type, "%+v", m)
+	robot.mu.Lock()
+	require.Len(t, robot.bodies, 1)
+	robot.mu.Unlock()
+	// the audit record carries what GET /api/v1/abnormal-opens reads
+	audit, err := store.ListAudit(ctx, e.db.Q(), store.AuditFilter{ObjectID: info.CaseID, Action: "robot.open_gate"})
+	require.NoError(t, err)
+	require.Len(t, audit, 1, "refused attempts never reached the robot and are not opens")
+	var d struct {
+		CallID   string `json:"call_id"`
+		DeviceID string `json:"device_id"`
+		Command  struct {
+			Abnormal       bool   `json:"abnormal"`
+			AbnormalReason string `json:"abnormal_reason"`
+		} `json:"command"`
+		Reason      string `json:"reason"`
+		RobotStatus int    `json:"robot_status"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(audit[0].Detail), &d))
+	require.Equal(t, f.id, d.CallID)
+	require.Equal(t, west.ID, d.DeviceID)
+	require.True(t, d.Command.Abnormal)
+	require.Equal(t, "special-vehicle", d.Command.AbnormalReason)
+	require.Equal(t, "ambulance leaving", d.Reason)
+	require.Equal(t, 200, d.RobotStatus)
+	require.Contains(t, audit[0].Detail, `"abnormal":true`, "the API pre-filters on this text")
+	f.end("remote-bye")
 }

@@ -52,6 +52,9 @@ type Command struct {
 var (
 	errBadCommand = errors.New("bad_command")
 	errRobot      = errors.New("robot_unreachable")
+	// errEvidenceRequired: an abnormal open at an exit lane without the
+	// ID-document and scene snapshots on the case.
+	errEvidenceRequired = errors.New("evidence_required")
 )
 
 // maxRobotText bounds the text fields: a UDP MESSAGE must fit one packet.
@@ -155,6 +158,11 @@ func (h *Hub) robotCommand(ctx context.Context, u store.User, m Message) (int, e
 	}
 	info := ac.info
 	h.mu.Unlock()
+	if cmd.Action == ActionOpenGate && cmd.Abnormal {
+		if err := h.abnormalOpenEvidence(ctx, info); err != nil {
+			return 0, err
+		}
+	}
 	body, _ := json.Marshal(cmd)
 	sctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 	defer cancel()
@@ -208,4 +216,71 @@ func (h *Hub) RobotMessage(deviceID, contentType string, body []byte) {
 		h.sendTo(agentID, Message{Type: TypeRobotState, CallID: callID, DeviceID: deviceID, RobotState: state})
 	}
 	h.laneFromState(deviceID, state)
+}
+
+// Snapshot evidence kinds (api: POST /cases/{id}/snapshots) and how many of
+// each an abnormal open at an exit needs.
+const (
+	evidenceIDDocument = "snapshot-id_document"
+	evidenceScene      = "snapshot-scene"
+	// MaxOpenSnapshots is the most snapshots of one role on a call's case.
+	MaxOpenSnapshots = 4
+)
+
+// abnormalOpenEvidence checks what an abnormal open needs on the case: at
+// an exit lane, 1–4 ID-document snapshots and 1–4 scene snapshots taken
+// before the gate opens (the vehicle leaves without paying: the evidence
+// must exist first).
+func (h *Hub) abnormalOpenEvidence(ctx context.Context, info CallInfo) error {
+	kind, err := h.laneKind(ctx, info.DeviceID)
+	if err != nil {
+		h.log.Error("abnormal open: read the robot's lane", "device", info.DeviceID, "err", err)
+		return errCallFailure
+	}
+	if kind != "exit" {
+		return nil
+	}
+	counts := map[string]int{}
+	rows, err := h.db.Q().QueryContext(ctx, h.db.Q().Rebind(
+		"SELECT kind, COUNT(*) FROM evidence WHERE case_id = ? AND kind IN (?, ?) GROUP BY kind"),
+		info.CaseID, evidenceIDDocument, evidenceScene)
+	if err != nil {
+		h.log.Error("abnormal open: count the case's snapshots", "case", info.CaseID, "err", err)
+		return errCallFailure
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return errCallFailure
+		}
+		counts[k] = n
+	}
+	if err := rows.Err(); err != nil {
+		return errCallFailure
+	}
+	ids, scenes := counts[evidenceIDDocument], counts[evidenceScene]
+	if ids < 1 || scenes < 1 || ids > MaxOpenSnapshots || scenes > MaxOpenSnapshots {
+		return fmt.Errorf("%w: an abnormal open at an exit needs 1–%d ID-document and 1–%d scene snapshots on the case (it has %d and %d)",
+			errEvidenceRequired, MaxOpenSnapshots, MaxOpenSnapshots, ids, scenes)
+	}
+	return nil
+}
+
+// laneKind is the kind of the robot's access point (entrance, exit, door),
+// "" when it has none.
+func (h *Hub) laneKind(ctx context.Context, deviceID string) (string, error) {
+	dev, err := store.Get[store.Device](ctx, h.db.Q(), deviceID)
+	if err != nil {
+		return "", err
+	}
+	if dev.AccessPointID == "" {
+		return "", nil
+	}
+	ap, err := store.Get[store.AccessPoint](ctx, h.db.Q(), string(dev.AccessPointID))
+	if err != nil {
+		return "", err
+	}
+	return ap.Kind, nil
 }

@@ -132,7 +132,7 @@ var errUnknownType = errors.New("unknown_type")
 func errorCode(err error) string {
 	for _, e := range []error{errNoSuchCall, errNotYours, errTaken, errBusy, errBridge, errBadSDP, errCallFailure,
 		errUnknownType, errBadPresence, errBadCommand, errRobot, errNoSuchDevice, errNoAgent, errTransferPending,
-		errNoTransfer, errHoldUnsupported, errNotAnsweredYet, errTransferToSelf} {
+		errNoTransfer, errHoldUnsupported, errNotAnsweredYet, errTransferToSelf, errEvidenceRequired} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}
