@@ -137,7 +137,7 @@ func (f *fakeCall) sent() int {
 
 // env is a hub over a real database behind a real WebSocket endpoint.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	hub   *Hub
 	db    *store.DB
 	url   string
@@ -145,7 +145,7 @@ type env struct {
 	site  string
 }
 
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, "", t.TempDir(), nil)
@@ -175,7 +175,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 
 // client is an agent's browser: a WebSocket and, once offered, a pion peer.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	ws   *websocket.Conn
 	msgs chan Message
 	pc   *webrtc.PeerConnection
