@@ -1,12 +1,15 @@
 // Package demorobot is the simulated gate robot of `attendant serve
 // --demo`: it registers with the server's SIP registrar like a real robot
-// (digest auth), calls in, talks (a PCMU tone) until the agent hangs up or
-// a while has passed, answers robot commands (MESSAGE) with 200, and calls
-// again later, so a newcomer can answer a call in the browser.
+// (digest auth), reports a vehicle waiting at its lane (so the call-out
+// list has an entry), calls in, talks (a PCMU tone) until the agent hangs up
+// or a while has passed, answers robot commands (MESSAGE) with 200 and
+// reports its new state (display, gate), answers the agent's outbound
+// calls, and calls again later, so a newcomer can try the gate-call page.
 package demorobot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +17,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,7 +39,10 @@ type Config struct {
 	// long it waits after a call before the next; TalkFor how long it stays
 	// on a call at most.
 	FirstCall, Pause, TalkFor time.Duration
-	Log                       *slog.Logger
+	// Plate is the plate of the vehicle the robot "sees" (the parking demo
+	// backend knows 京A12345: a fee is due).
+	Plate string
+	Log   *slog.Logger
 }
 
 // Robot is a simulated robot. Run it; Calls counts its answered calls.
@@ -45,7 +52,31 @@ type Robot struct {
 	answered atomic.Int64
 	rtpOut   atomic.Int64
 	commands atomic.Int64
+
+	mu       sync.Mutex
+	received []string // last commands' bodies
+	state    robotState
+	send     func(ctx context.Context, body []byte) error // set by Run
 }
+
+// robotState is what the robot reports (docs/robot-protocol.md).
+type robotState struct {
+	Display struct {
+		Mode    string `json:"mode"`
+		Payload string `json:"payload,omitempty"`
+	} `json:"display"`
+	Gate    string `json:"gate"`
+	LED     string `json:"led,omitempty"`
+	Plate   string `json:"plate,omitempty"`
+	Vehicle struct {
+		Present bool       `json:"present"`
+		Since   *time.Time `json:"since,omitempty"`
+		Plate   string     `json:"plate,omitempty"`
+	} `json:"vehicle"`
+}
+
+// maxReceived bounds the commands Commands returns.
+const maxReceived = 32
 
 // New returns a robot.
 func New(cfg Config) *Robot {
@@ -61,7 +92,82 @@ func New(cfg Config) *Robot {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Robot{cfg: cfg, log: cfg.Log}
+	if cfg.Plate == "" {
+		cfg.Plate = "京A12345"
+	}
+	r := &Robot{cfg: cfg, log: cfg.Log}
+	r.state.Display.Mode, r.state.Gate = "face", "closed"
+	return r
+}
+
+// Commands returns the bodies of the last commands the robot received,
+// oldest first.
+func (r *Robot) Commands() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.received...)
+}
+
+// command applies an agent's command to the robot's state, as a real robot
+// would, and reports the new state.
+func (r *Robot) command(ctx context.Context, body []byte) {
+	var cmd struct {
+		Action  string `json:"action"`
+		Mode    string `json:"mode"`
+		Payload string `json:"payload"`
+		Color   string `json:"color"`
+	}
+	if json.Unmarshal(body, &cmd) != nil {
+		return
+	}
+	r.mu.Lock()
+	r.received = append(r.received, string(body))
+	if len(r.received) > maxReceived {
+		r.received = r.received[len(r.received)-maxReceived:]
+	}
+	changed := true
+	switch cmd.Action {
+	case "open_gate":
+		// the car drives through: the lane is free again
+		r.state.Gate = "open"
+		r.state.Vehicle.Present, r.state.Vehicle.Since, r.state.Vehicle.Plate, r.state.Plate = false, nil, "", ""
+		r.state.Display.Mode, r.state.Display.Payload = "text", "Goodbye"
+	case "display":
+		r.state.Display.Mode, r.state.Display.Payload = cmd.Mode, cmd.Payload
+	case "led":
+		r.state.LED = cmd.Color
+	default:
+		changed = false
+	}
+	r.mu.Unlock()
+	if changed {
+		r.report(ctx)
+	}
+}
+
+// vehicleArrives sets the state of a car waiting at the closed gate.
+func (r *Robot) vehicleArrives(ctx context.Context) {
+	now := time.Now().UTC()
+	r.mu.Lock()
+	r.state.Gate = "closed"
+	r.state.Vehicle.Present, r.state.Vehicle.Since, r.state.Vehicle.Plate, r.state.Plate = true, &now, r.cfg.Plate, r.cfg.Plate
+	r.state.Display.Mode, r.state.Display.Payload = "text", "Please wait: calling the service centre"
+	r.mu.Unlock()
+	r.report(ctx)
+}
+
+// report sends the robot's state to the server (MESSAGE, JSON).
+func (r *Robot) report(ctx context.Context) {
+	r.mu.Lock()
+	body, err := json.Marshal(r.state)
+	send := r.send
+	r.mu.Unlock()
+	if err != nil || send == nil {
+		return
+	}
+	if err := send(ctx, body); err != nil {
+		r.log.Debug("demo robot state not delivered", "err", err)
+	}
 }
 
 // Stats are what the robot did: calls answered by an agent, RTP packets
@@ -93,15 +199,11 @@ func (r *Robot) Run(ctx context.Context) error {
 	}
 	contact := sip.ContactHeader{Address: sip.Uri{User: r.cfg.Username, Host: "127.0.0.1", Port: port}}
 	dialogs := sipgo.NewDialogClientCache(cli, contact)
-	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		if err := dialogs.ReadBye(req, tx); err != nil {
-			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-		}
-	})
 	srv.OnMessage(func(req *sip.Request, tx sip.ServerTransaction) {
 		r.commands.Add(1)
 		r.log.Info("demo robot got a command", "body", string(req.Body()))
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+		go r.command(ctx, req.Body())
 	})
 	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
@@ -115,6 +217,18 @@ func (r *Robot) Run(ctx context.Context) error {
 	}
 	serverPort, _ := strconv.Atoi(p)
 	server := sip.Uri{Host: host, Port: serverPort}
+	r.mu.Lock()
+	r.send = func(ctx context.Context, body []byte) error { return r.message(ctx, cli, server, body) }
+	r.mu.Unlock()
+	answering := newAnswerer(r, contact, cli)
+	srv.OnInvite(answering.invite)
+	srv.OnAck(answering.ack)
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		if err := dialogs.ReadBye(req, tx); err == nil {
+			return
+		}
+		answering.bye(req, tx)
+	})
 
 	wait := r.cfg.FirstCall
 	nextRegister := time.Time{}
@@ -135,11 +249,38 @@ func (r *Robot) Run(ctx context.Context) error {
 		if time.Now().After(nextRegister) {
 			continue // re-register first
 		}
+		if answering.busy() {
+			wait = 5 * time.Second // on the agent's call: try later
+			continue
+		}
+		r.vehicleArrives(ctx)
 		if err := r.call(ctx, dialogs, server); err != nil && ctx.Err() == nil {
 			r.log.Info("demo robot call ended", "result", err)
 		}
 		wait = r.cfg.Pause
 	}
+}
+
+// message sends the server a MESSAGE from the robot (its state).
+func (r *Robot) message(ctx context.Context, cli *sipgo.Client, server sip.Uri, body []byte) error {
+	me := sip.Uri{User: r.cfg.Username, Host: server.Host, Port: server.Port}
+	req := sip.NewRequest(sip.MESSAGE, sip.Uri{User: "service", Host: server.Host, Port: server.Port})
+	params := sip.NewParams()
+	params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(&sip.FromHeader{Address: me, Params: params})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{User: "service", Host: server.Host, Port: server.Port}})
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/json"))
+	req.SetBody(body)
+	mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	res, err := cli.Do(mctx, req)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != 200 {
+		return fmt.Errorf("state: %d %s", res.StatusCode, res.Reason)
+	}
+	return nil
 }
 
 func (r *Robot) register(ctx context.Context, cli *sipgo.Client, server sip.Uri, contact sip.ContactHeader) error {

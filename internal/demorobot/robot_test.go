@@ -2,6 +2,7 @@ package demorobot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -15,10 +16,12 @@ import (
 )
 
 // TestRobotCallsIn: the demo robot registers with the real SIP server
-// (digest), calls in, its tone arrives, and it takes the server's hang-up;
-// commands reach it and get 200.
+// (digest), reports a vehicle waiting, calls in, its tone arrives, and it
+// takes the server's hang-up; commands reach it, get 200 and change the
+// state it reports; the server's own call to it is answered with audio.
 func TestRobotCallsIn(t *testing.T) {
 	var heard atomic.Int64
+	states := make(chan string, 16)
 	calls := make(chan *sip.Call, 4)
 	dir := sip.DirectoryFunc(func(_ context.Context, user string) (sip.Device, error) {
 		if user != "demo-robot" {
@@ -26,7 +29,11 @@ func TestRobotCallsIn(t *testing.T) {
 		}
 		return sip.Device{ID: "dev1", SiteID: "site1", Username: user, Password: "demo-pass", Enabled: true}, nil
 	})
-	srv, err := sip.NewServer(sip.Config{Addr: "127.0.0.1:0", Calls: sip.CallHandlerFunc(func(ctx context.Context, c *sip.Call) {
+	srv, err := sip.NewServer(sip.Config{Addr: "127.0.0.1:0", OnMessage: func(device, ct string, body []byte) {
+		if device == "dev1" && ct == "application/json" {
+			states <- string(body)
+		}
+	}, Calls: sip.CallHandlerFunc(func(ctx context.Context, c *sip.Call) {
 		calls <- c
 		if c.Ring() != nil || c.Answer(ctx) != nil {
 			return
@@ -58,12 +65,27 @@ func TestRobotCallsIn(t *testing.T) {
 		t.Fatal("the robot did not call")
 	}
 	require.Equal(t, "dev1", c.Device().ID)
+	var st robotState
+	require.NoError(t, json.Unmarshal([]byte(<-states), &st))
+	require.True(t, st.Vehicle.Present, "a vehicle waits before the robot calls")
+	require.Equal(t, "京A12345", st.Vehicle.Plate)
+	require.NotNil(t, st.Vehicle.Since)
 	require.Equal(t, "PCMU", c.Codec().Name)
 	require.Eventually(t, func() bool { return heard.Load() >= 25 }, 10*time.Second, 20*time.Millisecond, "tone packets %d", heard.Load())
 
 	status, err := srv.SendMessage(ctx, "dev1", "application/json", []byte(`{"action":"open_gate"}`))
 	require.NoError(t, err)
 	require.Equal(t, 200, status)
+
+	select {
+	case s := <-states:
+		require.NoError(t, json.Unmarshal([]byte(s), &st))
+		require.Equal(t, "open", st.Gate)
+		require.False(t, st.Vehicle.Present, "the car drove through")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no state after open_gate")
+	}
+	require.Equal(t, []string{`{"action":"open_gate"}`}, robot.Commands())
 
 	require.NoError(t, c.Hangup(ctx))
 	require.Eventually(t, func() bool {
@@ -72,6 +94,17 @@ func TestRobotCallsIn(t *testing.T) {
 	}, 5*time.Second, 20*time.Millisecond)
 	answered, _, _ := robot.Stats()
 	require.EqualValues(t, 1, answered)
+
+	// the agent calls the robot (the call-out list's "call")
+	out, err := srv.Dial(ctx, "dev1", nil)
+	require.NoError(t, err)
+	buf := make([]byte, 1500)
+	for i := range 25 {
+		_, err := out.ReadRTP(buf)
+		require.NoError(t, err, "tone packet %d", i)
+	}
+	require.NoError(t, out.Hangup(ctx))
+	require.Eventually(t, func() bool { a, _, _ := robot.Stats(); return a == 2 }, 5*time.Second, 20*time.Millisecond)
 	cancel()
 	require.NoError(t, <-robotDone)
 	if err := <-srvDone; err != nil && !errors.Is(err, context.Canceled) {
