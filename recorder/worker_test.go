@@ -2,9 +2,11 @@ package recorder_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,4 +246,68 @@ func TestCallAudioParts(t *testing.T) {
 		}
 	}
 	require.Equal(t, 5*time.Second, total)
+}
+
+// TestCallAudioJitter: a robot on a 4G link delivers its packets late,
+// out of order and some twice; the recording places each by its RTP
+// timestamp, so it is sample for sample the recording of the same packets
+// in order.
+func TestCallAudioJitter(t *testing.T) {
+	record := func(order []int, arrival func(i int) time.Duration) []byte {
+		rec, up := startRecorder(t, recorder.Config{})
+		start := time.Now().UTC()
+		a, err := rec.StartCallAudio(recorder.CallAudioConfig{CaseID: "case", SiteID: "site", DeviceID: "robot", Codec: "PCMU",
+			Part: time.Minute, Start: start})
+		require.NoError(t, err)
+		for _, i := range order {
+			payload := make([]byte, 160)
+			for k := range payload {
+				payload[k] = byte(i*7 + k) // every packet different
+			}
+			a.Packet(false, uint32(5000+i*160), payload, start.Add(arrival(i)))
+		}
+		a.Close()
+		require.Eventually(t, func() bool { return len(up.segments()) == 1 }, 10*time.Second, 20*time.Millisecond)
+		rc, _, err := up.store.Get(context.Background(), up.segments()[0].Key, nil)
+		require.NoError(t, err)
+		defer rc.Close()
+		wav, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		return wav
+	}
+	const n = 150 // 3 s
+	inOrder := make([]int, n)
+	for i := range inOrder {
+		inOrder[i] = i
+	}
+	want := record(inOrder, func(i int) time.Duration { return time.Duration(i) * 20 * time.Millisecond })
+
+	// jitter up to 120 ms (the first packet late too), reordered within
+	// it, every 10th packet duplicated
+	rng := rand.New(rand.NewPCG(4, 4))
+	delay := make([]time.Duration, n)
+	for i := range delay {
+		delay[i] = time.Duration(i)*20*time.Millisecond + time.Duration(rng.IntN(120))*time.Millisecond
+	}
+	var jittered []int
+	for i := range n {
+		jittered = append(jittered, i)
+		if i%10 == 0 {
+			jittered = append(jittered, i)
+		}
+	}
+	slices.SortStableFunc(jittered, func(a, b int) int { return cmp.Compare(delay[a], delay[b]) })
+	require.NotEqual(t, inOrder, slices.Compact(slices.Clone(jittered)), "the test must reorder")
+	got := record(jittered, func(i int) time.Duration { return delay[i] })
+	// the call's audio is anchored where its first packet arrived: the
+	// jittered one starts later by that packet's lateness, no more
+	first := jittered[0]
+	shift := int((delay[first] - time.Duration(first)*20*time.Millisecond).Seconds() * 8000)
+	left := func(wav []byte, k int) int16 { return int16(binary.LittleEndian.Uint16(wav[44+4*k:])) }
+	require.Equal(t, (len(want)-44)/4+shift, (len(got)-44)/4, "lengths differ by more than the first packet's lateness")
+	for k := range n * 160 {
+		if left(want, k) != left(got, k+shift) {
+			t.Fatalf("sample %d (packet %d) differs: %d in order, %d jittered", k, k/160, left(want, k), left(got, k+shift))
+		}
+	}
 }
