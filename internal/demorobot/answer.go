@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,12 @@ func newAnswerer(r *Robot, contact sip.ContactHeader, cli *sipgo.Client) *answer
 func (a *answerer) busy() bool { return a.active.Load() > 0 }
 
 func (a *answerer) invite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params != nil {
+		if _, ok := to.Params.Get("tag"); ok {
+			a.reinvite(req, tx)
+			return
+		}
+	}
 	if a.active.Load() > 0 {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 486, "Busy Here", nil))
 		return
@@ -50,6 +57,7 @@ func (a *answerer) invite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	defer media.Close()
+	a.r.mediaPort.Store(int32(media.LocalAddr().(*net.UDPAddr).Port))
 	answer := fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=demo robot\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
 		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n",
 		rand.Uint32(), media.LocalAddr().(*net.UDPAddr).Port)
@@ -76,6 +84,41 @@ func (a *answerer) invite(req *sip.Request, tx sip.ServerTransaction) {
 		defer cancel()
 		_ = dlg.Bye(bctx)
 	}
+}
+
+// reinvite answers a re-INVITE inside a call (the agent holds or resumes
+// it, or refreshes the session): the same media, the direction mirrored.
+func (a *answerer) reinvite(req *sip.Request, tx sip.ServerTransaction) {
+	port := a.r.mediaPort.Load()
+	if port == 0 {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	dir := "sendrecv"
+	body := string(req.Body())
+	switch {
+	case strings.Contains(body, "a=sendonly"):
+		dir = "recvonly"
+	case strings.Contains(body, "a=inactive"):
+		dir = "inactive"
+	case strings.Contains(body, "a=recvonly"):
+		dir = "sendonly"
+	}
+	a.r.mu.Lock()
+	a.r.holds = append(a.r.holds, dir)
+	a.r.mu.Unlock()
+	answer := fmt.Sprintf("v=0\r\no=- 1 %d IN IP4 127.0.0.1\r\ns=demo robot\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=%s\r\n",
+		time.Now().Unix(), port, dir)
+	res := sip.NewResponseFromRequest(req, 200, "OK", []byte(answer))
+	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	a.r.mu.Lock()
+	c := a.r.contact
+	a.r.mu.Unlock()
+	if c != nil {
+		res.AppendHeader(c.Clone())
+	}
+	_ = tx.Respond(res)
 }
 
 func (a *answerer) ack(req *sip.Request, tx sip.ServerTransaction) {

@@ -57,6 +57,18 @@ type Robot struct {
 	received []string // last commands' bodies
 	state    robotState
 	send     func(ctx context.Context, body []byte) error // set by Run
+	holds    []string                                     // directions answered to re-INVITEs
+	contact  *sip.ContactHeader
+
+	mediaPort atomic.Int32 // the call's RTP port, for re-INVITEs
+}
+
+// Holds returns the directions the robot answered re-INVITEs with
+// ("recvonly" when the agent held the call, "sendrecv" on resume).
+func (r *Robot) Holds() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.holds...)
 }
 
 // robotState is what the robot reports (docs/robot-protocol.md).
@@ -219,6 +231,7 @@ func (r *Robot) Run(ctx context.Context) error {
 	server := sip.Uri{Host: host, Port: serverPort}
 	r.mu.Lock()
 	r.send = func(ctx context.Context, body []byte) error { return r.message(ctx, cli, server, body) }
+	r.contact = &contact
 	r.mu.Unlock()
 	answering := newAnswerer(r, contact, cli)
 	srv.OnInvite(answering.invite)
@@ -318,6 +331,8 @@ func (r *Robot) call(ctx context.Context, dialogs *sipgo.DialogClientCache, serv
 	}
 	defer media.Close()
 	mport := media.LocalAddr().(*net.UDPAddr).Port
+	r.mediaPort.Store(int32(mport))
+	defer r.mediaPort.Store(0)
 	offer := fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=demo robot\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
 		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n",
 		rand.Uint32(), mport)
