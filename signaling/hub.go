@@ -291,6 +291,9 @@ func (h *Hub) forwardEvents(ctx context.Context, ac *activeCall) {
 			agentID := ac.info.AgentID
 			h.mu.Unlock()
 			var m Message
+			if ev.Local {
+				continue // our own hold: the hub confirmed it to the agent already
+			}
 			switch ev.Kind {
 			case sip.EventDTMF:
 				m = Message{Type: TypeDTMF, CallID: ac.info.ID, Digit: string(ev.Digit)}

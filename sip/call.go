@@ -42,8 +42,8 @@ type EventKind string
 // Event kinds.
 const (
 	EventDTMF      EventKind = "dtmf"       // a key press (RFC 4733), once per press
-	EventHold      EventKind = "hold"       // the robot put the call on hold (sendonly or inactive)
-	EventResume    EventKind = "resume"     // the robot resumed the call
+	EventHold      EventKind = "hold"       // the call was put on hold: by the robot (sendonly or inactive), or by us (Call.Hold; Local set)
+	EventResume    EventKind = "resume"     // the call was resumed: by the robot, or by us (Local set)
 	EventRemoteBye EventKind = "remote-bye" // the robot hung up
 	EventCancel    EventKind = "cancel"     // the robot gave up while ringing
 	EventRinging   EventKind = "ringing"    // the robot rang (180/183) before answering our Dial
@@ -56,7 +56,10 @@ type CallEvent struct {
 	Digit rune
 	// Duration is how long the key was held, for EventDTMF.
 	Duration time.Duration
-	At       time.Time
+	// Local is set for EventHold and EventResume when we held or resumed
+	// the call (Call.Hold); unset when the robot did.
+	Local bool
+	At    time.Time
 }
 
 // End reasons, as EndReason returns them.
@@ -140,6 +143,7 @@ type Call struct {
 	timeoutRTP  time.Duration
 	checkRTPDur time.Duration
 	remoteCSeq  uint32 // last CSeq from the robot in an outbound call
+	localHold   bool   // we hold the call (Call.Hold): our SDP says sendonly or inactive
 
 	// session timer (RFC 4028)
 	stOffer    sessionTimer // agreed on the INVITE, started by the answer
@@ -180,6 +184,7 @@ const (
 	cmdAnswer
 	cmdReject
 	cmdHangup
+	cmdHold
 )
 
 type callCmd struct {
@@ -187,6 +192,7 @@ type callCmd struct {
 	code   int
 	reason string
 	ctx    context.Context
+	on     bool       // cmdHold: hold (true) or resume
 	reply  chan error // buffered: the owner never blocks on it
 }
 
@@ -211,8 +217,15 @@ func (c *Call) From() string { return c.from }
 // Codec returns the negotiated codec.
 func (c *Call) Codec() Codec { return c.codec }
 
-// LocalRTPAddr returns the address our RTP socket is bound to.
+// LocalRTPAddr returns the address our RTP socket is bound to (RTCP is on
+// the next port, or multiplexed on this one when the robot offered
+// a=rtcp-mux).
 func (c *Call) LocalRTPAddr() netip.AddrPort { return c.media.local }
+
+// Stats returns the call's media figures: our RTP counters and what the
+// robot's RTCP reports said (see CallStats). After the call ended they
+// stay as they were at its end.
+func (c *Call) Stats() CallStats { return c.media.stats.snapshot() }
 
 // Done is closed when the call ends, for any reason.
 func (c *Call) Done() <-chan struct{} { return c.done }
@@ -431,6 +444,9 @@ func (c *Call) command(cmd callCmd) {
 		c.log.Info("sip call hung up by us")
 		c.end(EndLocalBye)
 		cmd.reply <- c.bye(cmd.ctx)
+
+	case cmdHold:
+		c.hold(cmd.on, cmd.reply)
 	}
 }
 
@@ -457,26 +473,50 @@ func (c *Call) answer(reply chan error) {
 	}
 	c.state = stateAnswered
 	c.closeFinal()
-	c.applyDirection(c.offer)
+	c.applyDirection(c.offer, "")
 	c.setPending(res, c.tx, c.invite.CSeq().SeqNo, true, reply, false)
 	c.startTimer(c.stOffer)
 	c.log.Info("sip call answered", "codec", c.codec.Name, "rtp_local", c.media.local.String(),
 		"rtp_remote", c.offer.addr.String(), "direction", string(our))
 }
 
-// ourDirection is the direction of our last SDP.
-func (c *Call) ourDirection() direction { return c.offer.dir.answer() }
+// ourDirection is the direction of our last SDP: the answer to the
+// robot's, narrowed while we hold the call.
+func (c *Call) ourDirection() direction { return holdDirection(c.offer.dir.answer(), c.localHold) }
+
+// holdDirection narrows our direction d while we hold the call: we stop
+// receiving (RFC 3264 section 8.4), sendrecv becomes sendonly and
+// recvonly becomes inactive.
+func holdDirection(d direction, localHold bool) direction {
+	if !localHold {
+		return d
+	}
+	switch d {
+	case sendrecv:
+		return sendonly
+	case recvonly:
+		return inactive
+	}
+	return d
+}
 
 func (c *Call) answerParams(our direction) answerParams {
 	return answerParams{ip: c.sdpIP, port: int(c.media.local.Port()), session: c.session, version: c.version, dir: our}
 }
 
-// applyDirection makes the media follow the robot's direction.
-func (c *Call) applyDirection(o offer) {
+// applyDirection makes the media follow the robot's SDP o: its offer, or
+// its answer to ours when offered is our offer's direction ("" for an
+// offer from the robot).
+func (c *Call) applyDirection(o offer, offered direction) {
 	c.media.setRemote(o.addr)
-	our := o.dir.answer()
+	// we answer a=rtcp-mux when offered; our own offers never have it
+	c.media.setRTCPRemote(o, o.rtcpMux && !c.out)
+	our := holdDirection(o.dir.answer(), c.localHold)
 	c.media.sending.Store(our == sendrecv || our == sendonly)
 	held := o.dir.held()
+	if offered == sendonly && o.dir == inactive {
+		held = c.lastHeld // the robot may answer our hold with inactive: that is our hold, not its own
+	}
 	if held != c.lastHeld {
 		kind := EventResume
 		if held {
@@ -532,7 +572,7 @@ func (c *Call) ack(ack *sip.Request) {
 	if p.lateOffer {
 		if o, err := parseOffer(ack.Body()); err == nil && o.codec.Name == c.codec.Name {
 			c.offer = o
-			c.applyDirection(o)
+			c.applyDirection(o, holdDirection(sendrecv, c.localHold))
 		} else {
 			c.log.Info("sip call: unusable SDP answer in ACK; media unchanged", "error", err)
 		}
@@ -547,9 +587,10 @@ func (c *Call) ack(ack *sip.Request) {
 }
 
 // checkRTP hangs up a confirmed call whose robot has sent no RTP for
-// RTPTimeout, unless the robot said it would not send (hold).
+// RTPTimeout, unless it said it would not send or we asked it not to
+// (hold, either side).
 func (c *Call) checkRTP() {
-	if c.state != stateConfirmed || c.timeoutRTP <= 0 || !c.offer.dir.remoteSends() {
+	if c.state != stateConfirmed || c.timeoutRTP <= 0 || !c.offer.dir.remoteSends() || c.localHold {
 		return
 	}
 	last := c.mediaSince
@@ -642,9 +683,9 @@ func (c *Call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		o.codec = c.codec
 	}
 	c.version++
-	our := o.dir.answer()
+	our := holdDirection(o.dir.answer(), c.localHold)
 	if late {
-		our = sendrecv // we offer; the ACK answers
+		our = holdDirection(sendrecv, c.localHold) // we offer; the ACK answers
 	}
 	body := buildAnswer(o, c.answerParams(our))
 	res := sip.NewResponseFromRequest(req, 200, "OK", body)
@@ -660,7 +701,7 @@ func (c *Call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.startTimer(st) // a re-INVITE is a refresh (RFC 4028 section 10)
 	if !late {
 		c.offer = o
-		c.applyDirection(o)
+		c.applyDirection(o, "")
 	}
 	c.setPending(res, tx, req.CSeq().SeqNo, false, nil, late)
 }

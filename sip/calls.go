@@ -107,7 +107,7 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction, b Binding) 
 	if ip, err := netip.ParseAddr(s.host); err == nil {
 		bindIP = ip
 	}
-	c.media, err = newRTPSession(bindIP, s.cfg.RTPPortMin, s.cfg.RTPPortMax, o.codec, c.log, c.emit)
+	c.media, err = newRTPSession(bindIP, s.cfg.RTPPortMin, s.cfg.RTPPortMax, o.codec, s.cfg.RTCPInterval, c.log, c.emit)
 	if err != nil {
 		log.Error("sip call refused: no rtp port", "error", err)
 		s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
@@ -117,6 +117,7 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction, b Binding) 
 		c.media.allow(ip) // symmetric RTP from the signalling address (NAT)
 	}
 	c.media.setRemote(o.addr)
+	c.media.setRTCPRemote(o, o.rtcpMux)
 
 	var contact sip.ContactHeader
 	if _, err := sip.ParseAddressValue(strings.Trim(s.contact(req), "<>"), &contact.Address, &contact.Params); err != nil {

@@ -94,6 +94,11 @@ type Config struct {
 	// RTPPortMin and RTPPortMax bound the UDP ports of calls' media: an
 	// even port for RTP and the next one for RTCP (both 0: any free port).
 	RTPPortMin, RTPPortMax int
+	// RTCPInterval is how often each call sends an RTCP report (SR/RR
+	// with SDES CNAME) to the robot, randomised to 0.5..1.5 times
+	// (default 5 s; negative: no RTCP of ours). The robot's reports are
+	// read either way (Call.Stats).
+	RTCPInterval time.Duration
 
 	// SessionExpires is the session interval of RFC 4028 session timers
 	// (default 1800 s; negative: no session timers, and Require: timer
@@ -171,6 +176,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.MaxTCPConnsPerIP = 32
 	}
 	def(&cfg.RTPTimeout, 30*time.Second)
+	def(&cfg.RTCPInterval, 5*time.Second)
 	switch {
 	case cfg.RTPPortMin == 0 && cfg.RTPPortMax == 0:
 	case cfg.RTPPortMin < 1024 || cfg.RTPPortMax > 65535 || cfg.RTPPortMax-cfg.RTPPortMin < 1+cfg.RTPPortMin%2:

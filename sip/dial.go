@@ -199,7 +199,7 @@ func (s *Server) dial(ctx context.Context, deviceID string, codecs []Codec, o di
 		return nil, err
 	}
 	c.codec, c.offer = codec, ans
-	c.media = startRTPSession(rtp, rtcp, codec, c.log, c.emit)
+	c.media = startRTPSession(rtp, rtcp, codec, s.cfg.RTCPInterval, c.log, c.emit)
 	if ip, err := netip.ParseAddr(hostOf(b.Source)); err == nil {
 		c.media.allow(ip)
 	}
@@ -221,7 +221,7 @@ func (s *Server) dial(ctx context.Context, deviceID string, codecs []Codec, o di
 		cancel()
 		return nil, ErrServerClosed
 	}
-	c.applyDirection(ans)
+	c.applyDirection(ans, sendrecv)
 	c.startTimer(s.dialTimer(res))
 	c.mediaSince = time.Now()
 	c.log.Info("sip call answered by the device", "codec", codec.Name, "payload_type", codec.PayloadType,

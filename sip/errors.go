@@ -33,6 +33,10 @@ var (
 	ErrDeviceDisabled = errors.New("sip device disabled")
 	// ErrBadCodec is returned by Dial for a codec we cannot offer.
 	ErrBadCodec = errors.New("sip: codec cannot be offered")
+	// ErrReinvitePending is returned by Call.Hold while another re-INVITE
+	// of the call (ours or the robot's) has not finished; try again a
+	// moment later.
+	ErrReinvitePending = errors.New("sip call: a re-INVITE is in progress")
 	// ErrServerClosed is returned by Dial once the server is stopping.
 	ErrServerClosed = errors.New("sip server closed")
 )

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pion/rtcp"
 )
 
 const (
@@ -52,6 +54,21 @@ type rtpSession struct {
 	events func(CallEvent) // must not block
 
 	received, dropped, foreign, rtcpPackets atomic.Uint64
+
+	// RTCP: sent to rtcpRemote from the RTCP socket, or with rtcp-mux to
+	// remote from the RTP socket. rtcpRemote is the SDP's (a=rtcp, else
+	// the RTP port + 1) until the robot's first RTCP packet latches its
+	// source, like RTP.
+	stats        *rtcpStats
+	rtcpMux      atomic.Bool
+	rtcpRemote   atomic.Pointer[netip.AddrPort]
+	rtcpLatched  atomic.Bool
+	rtcpInterval time.Duration // 0: we send no RTCP
+	// rtcpMu serialises our reports with close: a timer (no goroutine of
+	// its own between reports, calls are many) sends them until stopped.
+	rtcpMu      sync.Mutex
+	rtcpTimer   *time.Timer
+	rtcpStopped bool
 
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -105,28 +122,37 @@ func listenRTP(ip netip.Addr, lo, hi int) (rtp, rtcp *net.UDPConn, err error) {
 	return nil, nil, fmt.Errorf("bind rtp on %s in %d-%d: %w", ip, lo, hi, errs[len(errs)-1])
 }
 
-// newRTPSession binds the sockets and starts reading them.
-func newRTPSession(ip netip.Addr, portMin, portMax int, codec Codec, log *slog.Logger, events func(CallEvent)) (*rtpSession, error) {
+// newRTPSession binds the sockets and starts reading them; with
+// rtcpEvery > 0 it sends RTCP reports about that often.
+func newRTPSession(ip netip.Addr, portMin, portMax int, codec Codec, rtcpEvery time.Duration, log *slog.Logger, events func(CallEvent)) (*rtpSession, error) {
 	rtp, rtcp, err := listenRTP(ip, portMin, portMax)
 	if err != nil {
 		return nil, err
 	}
-	return startRTPSession(rtp, rtcp, codec, log, events), nil
+	return startRTPSession(rtp, rtcp, codec, rtcpEvery, log, events), nil
 }
 
 // startRTPSession starts reading sockets bound by listenRTP, once the
-// codec is known (after the answer, for calls we make).
-func startRTPSession(rtp, rtcp *net.UDPConn, codec Codec, log *slog.Logger, events func(CallEvent)) *rtpSession {
+// codec is known (after the answer, for calls we make), and sending RTCP.
+func startRTPSession(rtp, rtcp *net.UDPConn, codec Codec, rtcpEvery time.Duration, log *slog.Logger, events func(CallEvent)) *rtpSession {
 	m := &rtpSession{
 		rtp: rtp, rtcp: rtcp, local: rtp.LocalAddr().(*net.UDPAddr).AddrPort(), log: log,
 		codecPT: codec.PayloadType, dtmfPT: codec.DTMFPayloadType, clockRate: codec.ClockRate,
 		allowed: make(map[netip.Addr]bool),
 		in:      make(chan []byte, rtpQueueLen),
 		events:  events,
+		// a random CNAME per call (RFC 7022): nothing about the host
+		stats:        newRTCPStats(codec.ClockRate, fmt.Sprintf("%016x@attendant", rand.Uint64())),
+		rtcpInterval: max(rtcpEvery, 0),
 	}
 	m.wg.Add(2)
 	go m.readRTP()
 	go m.readRTCP()
+	if m.rtcpInterval > 0 {
+		m.rtcpMu.Lock()
+		m.rtcpTimer = time.AfterFunc(rtcpInterval(m.rtcpInterval), m.rtcpTick)
+		m.rtcpMu.Unlock()
+	}
 	return m
 }
 
@@ -158,6 +184,25 @@ func (m *rtpSession) setRemote(a netip.AddrPort) {
 	}
 }
 
+// setRTCPRemote sets where RTCP goes from the robot's SDP: multiplexed on
+// the RTP port (mux), else its a=rtcp address, else the RTP port + 1
+// (RFC 3605, RFC 3550 section 11). The robot's first RTCP packet latches
+// its real source, as for RTP.
+func (m *rtpSession) setRTCPRemote(o offer, mux bool) {
+	m.rtcpMux.Store(mux)
+	a := o.rtcpAddr
+	if !a.IsValid() && o.addr.IsValid() && o.addr.Port() < 65535 {
+		a = netip.AddrPortFrom(o.addr.Addr(), o.addr.Port()+1)
+	}
+	if mux || !a.IsValid() {
+		return
+	}
+	m.allow(a.Addr())
+	if !m.rtcpLatched.Load() {
+		m.rtcpRemote.Store(&a)
+	}
+}
+
 func (m *rtpSession) readRTP() {
 	defer m.wg.Done()
 	buf := make([]byte, maxRTPPacket)
@@ -175,14 +220,15 @@ func (m *rtpSession) readRTP() {
 			m.dropped.Add(1)
 			continue
 		}
-		if pt := p[1] & 0x7f; pt >= 64 && pt <= 95 {
-			// RTCP multiplexed on the RTP port (RFC 5761 section 4)
-			m.rtcpPackets.Add(1)
-			continue
-		}
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 		if !m.isAllowed(src.Addr()) {
 			m.foreign.Add(1)
+			continue
+		}
+		if pt := p[1] & 0x7f; pt >= 64 && pt <= 95 {
+			// RTCP multiplexed on the RTP port (RFC 5761 section 4)
+			m.rtcpPackets.Add(1)
+			_ = m.stats.receivedRTCP(p, time.Now())
 			continue
 		}
 		pt := p[1] & 0x7f
@@ -190,12 +236,14 @@ func (m *rtpSession) readRTP() {
 			m.dropped.Add(1)
 			continue
 		}
-		m.lastRecv.Store(time.Now().UnixNano())
+		now := time.Now()
+		m.lastRecv.Store(now.UnixNano())
 		if cur := m.remote.Load(); cur == nil || *cur != src {
 			m.remote.Store(&src)
 		}
 		m.latched.Store(true)
 		m.received.Add(1)
+		m.stats.receivedRTP(p, now, pt == m.codecPT)
 		if pt == m.dtmfPT {
 			payload, ok := rtpPayload(p)
 			if !ok {
@@ -244,20 +292,78 @@ func rtpPayload(p []byte) ([]byte, bool) {
 	return p[off:end], true
 }
 
-// readRTCP takes the robot's RTCP and drops it: without a socket there
-// the robot would get ICMP port-unreachable for every report.
+// readRTCP takes the robot's RTCP reports into the call's stats. The
+// first one from an allowed IP latches where ours go (symmetric RTCP).
 func (m *rtpSession) readRTCP() {
 	defer m.wg.Done()
 	buf := make([]byte, maxRTPPacket)
 	for {
-		if _, _, err := m.rtcp.ReadFromUDPAddrPort(buf); err != nil {
+		n, src, err := m.rtcp.ReadFromUDPAddrPort(buf)
+		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
 				m.log.Warn("rtcp read failed", "error", err)
 			}
 			return
 		}
 		m.rtcpPackets.Add(1)
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		if !m.isAllowed(src.Addr()) {
+			m.foreign.Add(1)
+			continue
+		}
+		if m.stats.receivedRTCP(buf[:n], time.Now()) != nil {
+			continue // not RTCP: no reason to send ours there
+		}
+		if cur := m.rtcpRemote.Load(); cur == nil || *cur != src {
+			m.rtcpRemote.Store(&src)
+		}
+		m.rtcpLatched.Store(true)
 	}
+}
+
+// rtcpTick sends our report and sets the timer for the next one
+// (rtcpInterval, randomised), until close.
+func (m *rtpSession) rtcpTick() {
+	m.rtcpMu.Lock()
+	defer m.rtcpMu.Unlock()
+	if m.rtcpStopped {
+		return
+	}
+	m.sendReport(false)
+	m.rtcpTimer.Reset(rtcpInterval(m.rtcpInterval))
+}
+
+// sendReport sends one compound RTCP packet, with a BYE at the end of
+// the call (RFC 3550 section 6.6).
+func (m *rtpSession) sendReport(bye bool) {
+	conn, dst := m.rtcp, m.rtcpRemote.Load()
+	if m.rtcpMux.Load() {
+		conn, dst = m.rtp, m.remote.Load()
+	}
+	if dst == nil {
+		return
+	}
+	pkts := m.stats.report(time.Now())
+	if bye {
+		var ssrc uint32
+		switch p := pkts[0].(type) {
+		case *rtcp.SenderReport:
+			ssrc = p.SSRC
+		case *rtcp.ReceiverReport:
+			ssrc = p.SSRC
+		}
+		pkts = append(pkts, &rtcp.Goodbye{Sources: []uint32{ssrc}})
+	}
+	buf, err := rtcp.Marshal(pkts)
+	if err != nil {
+		m.log.Warn("rtcp report not built", "error", err)
+		return
+	}
+	if _, err := conn.WriteToUDPAddrPort(buf, *dst); err != nil {
+		m.log.Debug("rtcp report not sent", "to", dst.String(), "error", err)
+		return
+	}
+	m.stats.reportSent()
 }
 
 // write sends one RTP packet to the robot, or drops it while the robot
@@ -273,12 +379,23 @@ func (m *rtpSession) write(pkt []byte) error {
 	if _, err := m.rtp.WriteToUDPAddrPort(pkt, *dst); err != nil {
 		return fmt.Errorf("write rtp to %s: %w", dst, err)
 	}
+	m.stats.sent(pkt, time.Now())
 	return nil
 }
 
-// close closes both sockets and waits for the readers.
+// close stops our reports, sends the last one with an RTCP BYE, closes
+// both sockets and waits for the readers.
 func (m *rtpSession) close() {
 	m.closeOnce.Do(func() {
+		m.rtcpMu.Lock()
+		m.rtcpStopped = true // a report being sent finishes first: we hold its lock
+		if m.rtcpTimer != nil {
+			m.rtcpTimer.Stop()
+			if m.stats.active() {
+				m.sendReport(true)
+			}
+		}
+		m.rtcpMu.Unlock()
 		_ = m.rtp.Close()
 		_ = m.rtcp.Close()
 	})

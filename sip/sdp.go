@@ -70,9 +70,11 @@ type offer struct {
 	fmtp string
 	// addr is where the robot wants RTP: c= and m= of the audio stream.
 	// Not valid for the RFC 2543 hold address 0.0.0.0.
-	addr     netip.AddrPort
-	dir      direction
-	rtcpMux  bool
+	addr    netip.AddrPort
+	dir     direction
+	rtcpMux bool
+	// rtcpAddr is the a=rtcp address (RFC 3605), invalid when absent
+	rtcpAddr netip.AddrPort
 	ptime    int
 	audio    int // index of the audio stream in mlines
 	mlines   []mline
@@ -184,6 +186,8 @@ func parseOffer(body []byte) (offer, error) {
 			switch a.Key {
 			case "rtcp-mux":
 				o.rtcpMux = true
+			case "rtcp":
+				o.rtcpAddr = parseRTCPAttr(a.Value, ip)
 			case "ptime":
 				if n, err := strconv.Atoi(strings.TrimSpace(a.Value)); err == nil && n >= 10 && n <= 120 {
 					o.ptime = n
@@ -200,6 +204,31 @@ func parseOffer(body []byte) (offer, error) {
 		return offer{}, noCodec(reason)
 	}
 	return o, nil
+}
+
+// parseRTCPAttr reads "port [IN IP4|IP6 address]" (RFC 3605); without an
+// address the stream's own IP (def) is meant. Invalid on any error.
+func parseRTCPAttr(v string, def netip.Addr) netip.AddrPort {
+	f := strings.Fields(v)
+	if len(f) == 0 {
+		return netip.AddrPort{}
+	}
+	port, err := strconv.ParseUint(f[0], 10, 16)
+	if err != nil || port == 0 {
+		return netip.AddrPort{}
+	}
+	ip := def
+	if len(f) >= 4 && f[1] == "IN" {
+		a, err := netip.ParseAddr(f[3])
+		if err != nil {
+			return netip.AddrPort{}
+		}
+		ip = a
+	}
+	if !ip.IsValid() || ip.IsUnspecified() {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(port))
 }
 
 func dirAttr(key string) (direction, bool) {

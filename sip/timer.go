@@ -196,33 +196,47 @@ func (c *Call) sessionTimerFired() {
 	_ = c.bye(context.Background())
 }
 
-// refreshResult is the outcome of our refresh re-INVITE.
+// refreshResult is the outcome of our re-INVITE: a session refresh, or
+// a hold or resume (hold set).
 type refreshResult struct {
-	res *sip.Response
-	err error
+	res     *sip.Response
+	err     error
+	offered direction // our SDP's direction
+	hold    *holdOp
 }
 
 // refresh sends a re-INVITE with our last SDP (version bumped) in a
 // goroutine of its own; refreshed gets the result. Owner goroutine only.
 func (c *Call) refresh() {
+	c.log.Debug("sip session refresh sent")
+	c.startReinvite(c.ourDirection(), nil)
+}
+
+// startReinvite sends a re-INVITE with our last SDP (version bumped) in
+// direction dir, in a goroutine of its own; refreshed gets the result
+// with hold. One at a time: the caller checks c.refreshing. Owner
+// goroutine only.
+func (c *Call) startReinvite(dir direction, hold *holdOp) {
 	c.version++
-	body := buildAnswer(c.offer, c.answerParams(c.ourDirection()))
+	body := buildAnswer(c.offer, c.answerParams(dir))
 	req := sip.NewRequest(sip.INVITE, *c.target.Clone())
 	req.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("Supported", c.s.supported()))
-	req.AppendHeader(sip.NewHeader("Session-Expires", c.st.header(true)))
-	req.AppendHeader(sip.NewHeader("Min-SE", strconv.Itoa(int(c.s.cfg.MinSE/time.Second))))
+	if c.st.interval > 0 {
+		// any re-INVITE of ours refreshes the session (RFC 4028 section 7.4)
+		req.AppendHeader(sip.NewHeader("Session-Expires", c.st.header(true)))
+		req.AppendHeader(sip.NewHeader("Min-SE", strconv.Itoa(int(c.s.cfg.MinSE/time.Second))))
+	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(body)
 	c.refreshing = true
-	c.log.Debug("sip session refresh sent")
 	ctx := c.hctx
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
 		res, err := c.sendReinvite(ctx, req)
-		c.refreshed <- refreshResult{res: res, err: err} // buffered: one refresh at a time
+		c.refreshed <- refreshResult{res: res, err: err, offered: dir, hold: hold} // buffered: one at a time
 	}()
 }
 
@@ -277,6 +291,13 @@ func (c *Call) sendReinvite(ctx context.Context, req *sip.Request) (*sip.Respons
 func (c *Call) refreshDone(r refreshResult) {
 	c.refreshing = false
 	if c.state == stateEnded {
+		if r.hold != nil {
+			r.hold.reply <- ErrCallEnded
+		}
+		return
+	}
+	if r.hold != nil {
+		c.holdDone(r)
 		return
 	}
 	switch {
@@ -284,15 +305,10 @@ func (c *Call) refreshDone(r refreshResult) {
 		if o, err := parseOffer(r.res.Body()); err == nil && o.codec.Name == c.codec.Name {
 			o.codec = c.codec
 			c.offer = o
-			c.applyDirection(o)
-		}
-		st := c.st
-		if se, refresher, ok := parseSessionExpires(firstHeader(r.res, "Session-Expires", "x")); ok {
-			st.interval = se
-			st.weRefresh = refresher != "uas"
+			c.applyDirection(o, r.offered)
 		}
 		c.log.Debug("sip session refreshed")
-		c.startTimer(st)
+		c.restartTimerAfter(r.res)
 	case r.err != nil || r.res.StatusCode == 408 || r.res.StatusCode == 481:
 		status := 0
 		if r.res != nil {
@@ -306,6 +322,20 @@ func (c *Call) refreshDone(r refreshResult) {
 	default:
 		c.log.Info("sip session refresh refused; the session expires unless refreshed", "status", r.res.StatusCode)
 	}
+}
+
+// restartTimerAfter restarts the session timer after a 2xx to our
+// re-INVITE, with what the robot answered.
+func (c *Call) restartTimerAfter(res *sip.Response) {
+	if c.st.interval <= 0 {
+		return
+	}
+	st := c.st
+	if se, refresher, ok := parseSessionExpires(firstHeader(res, "Session-Expires", "x")); ok {
+		st.interval = se
+		st.weRefresh = refresher != "uas"
+	}
+	c.startTimer(st)
 }
 
 // update answers an UPDATE (RFC 3311): a session refresh without SDP.

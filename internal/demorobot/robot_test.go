@@ -73,6 +73,11 @@ func TestRobotCallsIn(t *testing.T) {
 	require.Equal(t, "PCMU", c.Codec().Name)
 	require.Eventually(t, func() bool { return heard.Load() >= 25 }, 10*time.Second, 20*time.Millisecond, "tone packets %d", heard.Load())
 
+	// the agent holds and resumes: re-INVITEs inside the robot's dialog
+	require.NoError(t, c.Hold(ctx, true))
+	require.NoError(t, c.Hold(ctx, false))
+	require.Equal(t, []string{"recvonly", "sendrecv"}, robot.Holds())
+
 	status, err := srv.SendMessage(ctx, "dev1", "application/json", []byte(`{"action":"open_gate"}`))
 	require.NoError(t, err)
 	require.Equal(t, 200, status)
