@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,6 +124,23 @@ func TestOpusRobotCallInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#calls-idle")),
 	), "the agent closes the ticket after the robot hung up")
 	t.Logf("browser: %d Opus packets, %d samples decoded", later.Packets, later.Samples)
+
+	// both legs recorded as Ogg Opus on the case, hashed
+	calls, _, err := store.List[store.Case](ctx, srv.DB.Q(), store.Filter{Eq: map[string]string{"device_id": dev.ID}})
+	require.NoError(t, err)
+	require.Len(t, calls, 1)
+	var legs map[string]bool
+	require.Eventually(t, func() bool {
+		ev, err := store.CaseEvidence(ctx, srv.DB.Q(), calls[0].ID)
+		require.NoError(t, err)
+		legs = map[string]bool{}
+		for _, e := range ev {
+			if e.Kind == "call-audio" && e.MediaType == "audio/ogg" && len(e.SHA256) == 64 && e.Size > 1000 {
+				legs[map[bool]string{true: "robot", false: "agent"}[strings.Contains(e.Key, "-robot-")]] = true
+			}
+		}
+		return legs["robot"] && legs["agent"]
+	}, 15*time.Second, 100*time.Millisecond, "the case holds both legs as Ogg Opus")
 }
 
 // baresipMostReceived returns the largest "rcvd=" of baresip's RTCP members

@@ -11,28 +11,32 @@ import (
 	"github.com/attendant/attendant/internal/g711"
 )
 
-// Call audio is stored as stereo 16-bit PCM WAV at 8 kHz, the robot on the
-// left and the agent on the right, in parts of CallAudioConfig.Part: every
-// browser plays it, and a crash loses at most the part being filled. The
-// call itself is never transcoded; only the recording decodes G.711.
+// Call audio is stored in parts of CallAudioConfig.Part, so that a crash
+// loses at most the part being filled. A G.711 call is stored as stereo
+// 16-bit PCM WAV at 8 kHz, the robot on the left and the agent on the
+// right: every browser plays it. An Opus call is stored as the packets
+// themselves, one Ogg Opus file per leg and part (callaudio_opus.go): no
+// decoder in the server, and every browser plays that too. The call itself
+// is never transcoded.
 
 // DefaultCallAudioPart is the length of one call-audio part.
 const DefaultCallAudioPart = 10 * time.Second
 
 const (
-	callRate = 8000
+	callRate = 8000 // G.711
 	// jitterMargin is how long after a part's end its late packets are
 	// still placed before the part is written.
 	jitterMargin = 500 * time.Millisecond
 )
 
-// ErrUnsupportedCodec means the call's codec is not recorded (only G.711).
-var ErrUnsupportedCodec = errors.New("codec not recorded: only G.711 (PCMU, PCMA)")
+// ErrUnsupportedCodec means the call's codec is not recorded (G.711 and
+// Opus are).
+var ErrUnsupportedCodec = errors.New("codec not recorded: only G.711 (PCMU, PCMA) and Opus")
 
 // CallAudioConfig describes a call to record.
 type CallAudioConfig struct {
 	CaseID, SiteID, DeviceID string
-	// Codec is "PCMU" or "PCMA".
+	// Codec is "PCMU", "PCMA" or "opus".
 	Codec string
 	// Part is the length of each stored part (default DefaultCallAudioPart).
 	Part time.Duration
@@ -48,6 +52,8 @@ type CallAudio struct {
 	decode  func(byte) int16
 	silence byte // the codec's zero sample
 	part    int  // samples per part
+	rate    int  // samples per second (the RTP clock)
+	opus    bool // packets kept as they are, per leg (callaudio_opus.go)
 
 	mu      sync.Mutex
 	legs    [2]legClock
@@ -69,9 +75,13 @@ type legClock struct {
 // memory of decoded samples); store decodes them.
 type audioPart struct {
 	left, right []byte
+	packets     [2][]opusPacket // Opus: each leg's packets, as they came
 }
 
 func (a *CallAudio) newPart() *audioPart {
+	if a.opus {
+		return &audioPart{}
+	}
 	p := &audioPart{left: make([]byte, a.part), right: make([]byte, a.part)}
 	for i := range p.left {
 		p.left[i], p.right[i] = a.silence, a.silence
@@ -83,11 +93,14 @@ func (a *CallAudio) newPart() *audioPart {
 func (r *Recorder) StartCallAudio(cfg CallAudioConfig) (*CallAudio, error) {
 	var dec func(byte) int16
 	var silence byte
+	rate, opus := callRate, false
 	switch cfg.Codec {
 	case "PCMU":
 		dec, silence = g711.DecodeULaw, 0xFF
 	case "PCMA":
 		dec, silence = g711.DecodeALaw, 0xD5
+	case "opus", "OPUS", "Opus":
+		rate, opus = opusRate, true
 	default:
 		return nil, fmt.Errorf("record call of case %s: %w (%s)", cfg.CaseID, ErrUnsupportedCodec, cfg.Codec)
 	}
@@ -97,8 +110,8 @@ func (r *Recorder) StartCallAudio(cfg CallAudioConfig) (*CallAudio, error) {
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Now()
 	}
-	a := &CallAudio{r: r, cfg: cfg, decode: dec, silence: silence, part: int(cfg.Part.Seconds() * callRate), parts: map[int]*audioPart{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+	a := &CallAudio{r: r, cfg: cfg, decode: dec, silence: silence, part: int(cfg.Part.Seconds() * float64(rate)), rate: rate, opus: opus,
+		parts: map[int]*audioPart{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go a.run()
 	return a, nil
 }
@@ -119,11 +132,15 @@ func (a *CallAudio) Packet(fromAgent bool, ts uint32, payload []byte, at time.Ti
 	lc := &a.legs[leg]
 	if !lc.started {
 		lc.started, lc.ts0 = true, ts
-		lc.pos0 = max(0, int(at.Sub(a.cfg.Start).Seconds()*callRate))
+		lc.pos0 = max(0, int(at.Sub(a.cfg.Start).Seconds()*float64(a.rate)))
 	}
 	pos := lc.pos0 + int(int32(ts-lc.ts0))
-	if pos < a.written*a.part || pos > lc.pos0+24*3600*callRate {
+	if pos < a.written*a.part || pos > lc.pos0+24*3600*a.rate {
 		return // too late (its part is stored) or nonsense
+	}
+	if a.opus {
+		a.opusPacket(leg, pos, payload)
+		return
 	}
 	for i, b := range payload {
 		p := pos + i
@@ -177,7 +194,7 @@ func (a *CallAudio) flush(final bool) {
 		a.mu.Lock()
 		idx := a.written
 		end := (idx + 1) * a.part
-		elapsed := int((time.Since(a.cfg.Start) - jitterMargin).Seconds() * callRate)
+		elapsed := int((time.Since(a.cfg.Start) - jitterMargin).Seconds() * float64(a.rate))
 		if !final && elapsed < end {
 			a.mu.Unlock()
 			return
@@ -202,6 +219,10 @@ func (a *CallAudio) flush(final bool) {
 }
 
 func (a *CallAudio) store(idx int, pt *audioPart, n int) {
+	if a.opus {
+		a.storeOpus(idx, pt)
+		return
+	}
 	start := a.cfg.Start.Add(time.Duration(idx*a.part) * time.Second / callRate)
 	end := start.Add(time.Duration(n) * time.Second / callRate)
 	left, right := make([]int16, n), make([]int16, n)

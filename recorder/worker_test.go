@@ -215,7 +215,7 @@ func TestCallAudioParts(t *testing.T) {
 		a.Packet(true, uint32(777+i*160), loud, start.Add(time.Second+time.Duration(i)*20*time.Millisecond))
 	}
 	a.Close()
-	_, err = rec.StartCallAudio(recorder.CallAudioConfig{Codec: "opus"})
+	_, err = rec.StartCallAudio(recorder.CallAudioConfig{Codec: "G729"})
 	require.ErrorIs(t, err, recorder.ErrUnsupportedCodec)
 
 	require.Eventually(t, func() bool { return len(up.segments()) == 3 }, 10*time.Second, 20*time.Millisecond)
