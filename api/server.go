@@ -95,6 +95,8 @@ type Deps struct {
 	Metrics *prometheus.Registry
 	// Web, when not nil, serves every path the API does not.
 	Web http.Handler
+	// Parking looks plates up; nil means not configured (503).
+	Parking Parking
 }
 
 // Server serves the API. Build it with New.
@@ -170,6 +172,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.registerCameras()
 	s.registerCameraLive()
 	s.registerCases()
+	s.registerParking(d.Parking)
 	s.registerEvidence()
 	s.registerUsers()
 	s.registerTokens()

@@ -149,6 +149,7 @@ type Case struct {
 	Remark        string     `db:"remark" json:"remark"`
 	Attribute     string     `db:"attribute" json:"attribute"`
 	EventKind     string     `db:"event_kind" json:"event_kind" doc:"For event cases: door-open, payment, customer-entered, …"`
+	Plate         string     `db:"plate" json:"plate" doc:"Vehicle plate the agent entered, normalised (upper case, no separators); empty if none"`
 	HandlerID     OptionalID `db:"handler_id" json:"handler_id"`
 	DeviceID      OptionalID `db:"device_id" json:"device_id"`
 	AccessPointID OptionalID `db:"access_point_id" json:"access_point_id"`

@@ -3,12 +3,15 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/attendant/attendant/parking"
 )
 
 // serveConfig is everything `attendant serve` is told. Each field is a
@@ -49,6 +52,12 @@ type serveConfig struct {
 	SIPTLS            string
 	SIPTLSCert        string
 	SIPTLSKey         string
+
+	// ParkingWebhook is the parking system's URL, "demo" or "" (none);
+	// see checkParking.
+	ParkingWebhook       string
+	ParkingWebhookSecret string
+	ParkingTimeout       time.Duration
 }
 
 func newServeFlags(cfg *serveConfig) *flag.FlagSet {
@@ -85,6 +94,9 @@ func newServeFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.RetentionInterval, "retention-interval", time.Hour, "how often the retention job runs")
 	fs.DurationVar(&cfg.DemoCallAfter, "demo-call-after", 20*time.Second, "with --demo: when the demo robot first calls in (then 90 s after each call)")
 	fs.DurationVar(&cfg.RingTimeout, "ring-timeout", 30*time.Second, "a robot call nobody accepts within this is refused (480) and recorded as missed")
+	fs.StringVar(&cfg.ParkingWebhook, "parking-webhook", "", "parking system webhook URL for plate lookup and pay codes; demo = the built-in demo backend (the default with --demo); off or empty = none")
+	fs.StringVar(&cfg.ParkingWebhookSecret, "parking-webhook-secret", "", "shared secret that signs webhook requests (empty = generated once into DATA/secrets/parking-webhook.secret)")
+	fs.DurationVar(&cfg.ParkingTimeout, "parking-timeout", parking.DefaultTimeout, "how long one parking-system request may take")
 	return fs
 }
 
@@ -156,7 +168,37 @@ func parseServeConfig(args []string, getenv func(string) string) (serveConfig, e
 	default:
 		return cfg, fmt.Errorf("log-format: want text or json, got %q", cfg.LogFormat)
 	}
+	if err := checkParking(&cfg); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
+}
+
+// checkParking settles the parking settings: --demo brings the demo
+// parking system unless one is named, "off" turns it off even then, and a
+// URL must be one. After it, ParkingWebhook is a URL, "demo" or "".
+func checkParking(cfg *serveConfig) error {
+	switch cfg.ParkingWebhook {
+	case "":
+		if cfg.Demo {
+			cfg.ParkingWebhook = "demo"
+		}
+	case "off":
+		cfg.ParkingWebhook = ""
+	case "demo":
+	default:
+		u, err := url.Parse(cfg.ParkingWebhook)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("parking-webhook: want an http:// or https:// URL, demo or off, got %q", parking.RedactURL(cfg.ParkingWebhook))
+		}
+	}
+	if s := cfg.ParkingWebhookSecret; s != "" && len(s) < parking.MinSecretLen {
+		return fmt.Errorf("parking-webhook-secret: want at least %d characters", parking.MinSecretLen)
+	}
+	if cfg.ParkingTimeout <= 0 || cfg.ParkingTimeout > time.Minute {
+		return fmt.Errorf("parking-timeout: want more than 0 and at most 1m, got %v", cfg.ParkingTimeout)
+	}
+	return nil
 }
 
 // parsePortRange reads "MIN-MAX"; empty means 0, 0 (ephemeral).

@@ -3,7 +3,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +30,7 @@ import (
 	"github.com/attendant/attendant/media/democam"
 	"github.com/attendant/attendant/media/snapshot"
 	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/parking"
 	"github.com/attendant/attendant/recorder"
 	"github.com/attendant/attendant/recorder/spool"
 	"github.com/attendant/attendant/signaling"
@@ -215,6 +218,11 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	hub.SetMessenger(sipServer)
 	hub.SetDialer(sipServer)
 
+	parkingSystem, err := openParking(cfg, log.With("component", "parking"))
+	if err != nil {
+		return fmt.Errorf("parking system: %w", err)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := api.New(api.Config{
@@ -227,7 +235,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		LinkKey:       linkKey,
 	}, api.Deps{
 		DB: db, Objects: objects, Cameras: cameras, Snapshots: snapshots, Registrations: sipServer, Recorder: rec,
-		Log: log.With("component", "api"), Metrics: reg, Web: web.Handler(),
+		Log: log.With("component", "api"), Metrics: reg, Web: web.Handler(), Parking: parkingSystem,
 	})
 	if err != nil {
 		return err
@@ -315,4 +323,72 @@ func sweepTokens(ctx context.Context, db *store.DB, log *slog.Logger) error {
 		case <-t.C:
 		}
 	}
+}
+
+// openParking builds the client the gate-call page looks plates up with;
+// nil (not configured) when cfg names no parking system. "demo" serves
+// the built-in demo backend in this process, without a port.
+func openParking(cfg serveConfig, log *slog.Logger) (api.Parking, error) {
+	if cfg.ParkingWebhook == "" {
+		log.Info("no parking system configured: plate lookup is off (see --parking-webhook)")
+		return nil, nil
+	}
+	secret := []byte(cfg.ParkingWebhookSecret)
+	if len(secret) == 0 {
+		path := filepath.Join(cfg.Data, "secrets", "parking-webhook.secret")
+		var err error
+		if secret, err = loadOrCreateTextSecret(path); err != nil {
+			return nil, fmt.Errorf("webhook secret %s: %w", path, err)
+		}
+		if cfg.ParkingWebhook != "demo" {
+			log.Info("requests to the parking system are signed with the secret in this file: give it to the parking system", "file", path)
+		}
+	}
+	pc := parking.Config{URL: cfg.ParkingWebhook, Secret: secret, Timeout: cfg.ParkingTimeout, Log: log}
+	if cfg.ParkingWebhook == "demo" {
+		pc.URL = "http://parking-demo.internal/webhook" // never dialled: InProcess serves it
+		pc.Transport = parking.InProcess(parking.NewDemo(parking.DemoConfig{Secret: secret, Log: log}))
+		log.Info("built-in demo parking system: look up these plates on the gate-call page",
+			"unpaid", parking.DemoPlateUnpaid, "paid", parking.DemoPlatePaid, "monthly_pass", parking.DemoPlatePermit,
+			"expired_pass", parking.DemoPlateExpiredPermit, "whitelisted", parking.DemoPlateWhitelisted)
+	}
+	client, err := parking.New(pc)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("parking system configured", "url", client.URL(), "timeout", cfg.ParkingTimeout)
+	return client, nil
+}
+
+// loadOrCreateTextSecret reads a shared secret an operator copies to
+// another system (so text, not bytes), creating a random one (mode 0600)
+// on first start. Surrounding whitespace is not part of it.
+func loadOrCreateTextSecret(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		secret := bytes.TrimSpace(raw)
+		if len(secret) < parking.MinSecretLen {
+			return nil, fmt.Errorf("want at least %d characters, the file has %d", parking.MinSecretLen, len(secret))
+		}
+		return secret, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	secret := rand.Text() // 26 base32 characters: 130 random bits
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return []byte(secret), nil
 }

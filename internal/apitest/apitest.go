@@ -45,6 +45,8 @@ type Options struct {
 	// SpoolDir is the spool's directory; empty = a temp dir. A test that
 	// restarts the server passes the same one.
 	SpoolDir string
+	// Parking is the parking system plates are looked up in; nil = none.
+	Parking api.Parking
 }
 
 // Server is a running API with its parts.
@@ -126,7 +128,7 @@ func Start(t testing.TB, o Options) *Server {
 		o.Config.LinkKey = []byte("apitest-link-key-0123456789abcdef")
 	}
 	srv, err := api.New(o.Config, api.Deps{DB: db, Objects: objects, Cameras: cameras, Snapshots: snaps,
-		Registrations: sipSrv, Recorder: rec, Log: log, Metrics: prometheus.NewRegistry(), Web: o.Web})
+		Registrations: sipSrv, Recorder: rec, Log: log, Metrics: prometheus.NewRegistry(), Web: o.Web, Parking: o.Parking})
 	must(err)
 	must(srv.LoadCameras(ctx))
 	srv.Handle("GET /api/v1/ws", hub.Handler(srv.AuthenticateRequest))

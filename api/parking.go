@@ -1,0 +1,218 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/attendant/attendant/parking"
+	"github.com/attendant/attendant/store"
+)
+
+// Parking is the parking system that owns the vehicles' data, reached
+// through its webhook (parking.Client). Deps.Parking nil means none is
+// configured: the endpoints answer 503.
+type Parking interface {
+	Lookup(ctx context.Context, q parking.Query) (parking.Lookup, error)
+	PayCode(ctx context.Context, q parking.Query) (parking.PayCode, error)
+}
+
+type plateInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		// No length bound here: every wrong plate, too long included, is
+		// the 422 of NormalizePlate, so the page has one error to show.
+		Plate string `json:"plate" doc:"As typed; normalised to upper case without spaces, dashes or dots, 2-12 letters (any script) and digits"`
+	}
+}
+
+// plateResult is the lookup as the parking system answered, plus the
+// plate now stored on the case (lookup's plate is the parking system's).
+type plateResult struct {
+	parking.Lookup
+	CasePlate string `json:"case_plate" doc:"The normalised plate, now stored on the case"`
+}
+
+type plateOutput struct{ Body plateResult }
+
+type payCodeInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body *struct {
+		Plate string `json:"plate,omitempty" doc:"The plate to ask for (normalised, not stored); empty = the case's"`
+	}
+}
+
+// payCodeResult is the pay code and the plate it was asked for.
+type payCodeResult struct {
+	parking.PayCode
+	Plate string `json:"plate" doc:"The plate the code was asked for, normalised"`
+}
+
+type payCodeOutput struct{ Body payCodeResult }
+
+// registerParking adds plate lookup and pay codes to cases. p may be nil.
+func (s *Server) registerParking(p Parking) {
+	op := s.operation(http.MethodPost, "/api/v1/cases/{id}/plate", "case-plate", "cases",
+		"Enter the case's vehicle plate and look it up in the parking system", caseRoles)
+	op.MaxBodyBytes = maxAdminBody
+	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity,
+		http.StatusBadGateway, http.StatusServiceUnavailable)
+	op.Description += " The plate is stored on the case only when the parking system answered (found or not)."
+	huma.Register(s.api, op, func(ctx context.Context, in *plateInput) (*plateOutput, error) {
+		c, q, err := s.parkingQuery(ctx, p, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		if q.Plate, err = parking.NormalizePlate(in.Body.Plate); err != nil {
+			return nil, errInvalidPlate(err)
+		}
+		l, err := p.Lookup(ctx, q)
+		if err != nil {
+			return nil, s.parkingError(c.ID, err)
+		}
+		err = s.db.InTx(ctx, func(tx store.Q) error {
+			// Closed while the parking system was asked? Then leave it be.
+			if _, err := s.openCase(ctx, tx, c.ID); err != nil {
+				return err
+			}
+			if err := store.SetCasePlate(ctx, tx, c.ID, q.Plate, store.Now()); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, "case.plate", "case", c.ID, c.SiteID, lookupAuditDetail(q.Plate, l))
+		})
+		if err != nil {
+			return nil, s.apiError("case", err)
+		}
+		return &plateOutput{Body: plateResult{Lookup: l, CasePlate: q.Plate}}, nil
+	})
+
+	op = s.operation(http.MethodPost, "/api/v1/cases/{id}/pay-code", "case-pay-code", "cases",
+		"Ask the parking system for a pay code for the case's plate, to show as a QR code on the robot", caseRoles)
+	op.MaxBodyBytes = maxAdminBody
+	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity,
+		http.StatusBadGateway, http.StatusServiceUnavailable)
+	huma.Register(s.api, op, func(ctx context.Context, in *payCodeInput) (*payCodeOutput, error) {
+		c, q, err := s.parkingQuery(ctx, p, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		if in.Body != nil && in.Body.Plate != "" {
+			if q.Plate, err = parking.NormalizePlate(in.Body.Plate); err != nil {
+				return nil, errInvalidPlate(err)
+			}
+		}
+		if q.Plate == "" {
+			return nil, withCode(newError(http.StatusConflict, "the case has no plate yet: enter one first"), "no_plate")
+		}
+		pc, err := p.PayCode(ctx, q)
+		if err != nil {
+			return nil, s.parkingError(c.ID, err)
+		}
+		// The payload is left out of the audit: it may be a bearer link
+		// to pay with.
+		detail := map[string]any{"plate": q.Plate, "issued": pc.Issued, "amount": pc.Amount, "currency": pc.Currency}
+		if pc.ExpiresAt != nil {
+			detail["expires_at"] = pc.ExpiresAt
+		}
+		if err := s.db.InTx(ctx, func(tx store.Q) error {
+			return s.audit(ctx, tx, "case.pay_code", "case", c.ID, c.SiteID, detail)
+		}); err != nil {
+			return nil, s.storeError("audit log", err)
+		}
+		return &payCodeOutput{Body: payCodeResult{PayCode: pc, Plate: q.Plate}}, nil
+	})
+}
+
+// parkingQuery checks that the caller may work on the open case id and
+// says where its vehicle is; the plate is the one stored on the case.
+func (s *Server) parkingQuery(ctx context.Context, p Parking, id string) (store.Case, parking.Query, error) {
+	if p == nil {
+		return store.Case{}, parking.Query{}, withCode(newError(http.StatusServiceUnavailable, "parking system not configured"), "parking_not_configured")
+	}
+	c, err := s.openCase(ctx, s.db.Q(), id)
+	if err != nil {
+		return c, parking.Query{}, err
+	}
+	lane, err := store.CaseLaneOf(ctx, s.db.Q(), c.ID)
+	if err != nil {
+		return c, parking.Query{}, s.storeError("case", err)
+	}
+	q := parking.Query{Plate: c.Plate, SiteID: c.SiteID, SiteCode: lane.SiteCode, AccessPointID: lane.AccessPointID,
+		DeviceID: string(c.DeviceID), CaseID: c.ID, AgentID: PrincipalFrom(ctx).User.ID}
+	if lane.AccessPointKind == parking.KindEntrance || lane.AccessPointKind == parking.KindExit {
+		q.AccessPointKind = lane.AccessPointKind
+	}
+	return c, q, nil
+}
+
+// openCase is a case the caller may see (404 otherwise) that is not
+// closed (409).
+func (s *Server) openCase(ctx context.Context, q store.Q, id string) (store.Case, error) {
+	c, err := store.Get[store.Case](ctx, q, id)
+	if err != nil {
+		return c, s.apiError("case", err)
+	}
+	if !inScope(PrincipalFrom(ctx), c.SiteID) {
+		return c, errNotFound("case", id)
+	}
+	if c.Status == store.CaseClosed {
+		return c, newError(http.StatusConflict, "case is closed")
+	}
+	return c, nil
+}
+
+// errInvalidPlate is 422, not the usual 400: the request is well formed,
+// the plate in it is not one, and the page shows that next to the field.
+func errInvalidPlate(err error) error {
+	return &ErrorBody{status: http.StatusUnprocessableEntity,
+		Detail: ErrorDetail{Code: "invalid_plate", Message: err.Error()}}
+}
+
+// parkingError is what the agent is told when the parking system failed:
+// 502 and which way it failed; the whole error (URL without credentials,
+// plate, the system's own words) goes to the log.
+func (s *Server) parkingError(caseID string, err error) error {
+	var se *parking.StatusError
+	msg := "the parking system failed"
+	switch {
+	case errors.Is(err, parking.ErrInvalidPlate):
+		return errInvalidPlate(err)
+	case errors.Is(err, parking.ErrTimeout):
+		msg = "the parking system did not answer in time"
+	case errors.Is(err, parking.ErrUnreachable):
+		msg = "the parking system cannot be reached"
+	case errors.As(err, &se):
+		msg = fmt.Sprintf("the parking system answered HTTP %d", se.Code)
+	case errors.Is(err, parking.ErrTooLarge), errors.Is(err, parking.ErrMalformed), errors.Is(err, parking.ErrMissingField):
+		msg = "the parking system's answer could not be read"
+	case errors.Is(err, context.Canceled):
+		msg = "the request was cancelled"
+	}
+	s.log.Warn("parking system call failed", "case", caseID, "err", err)
+	return withCode(newError(http.StatusBadGateway, msg), "parking_error")
+}
+
+// lookupAuditDetail is a lookup's result in a few words for the audit log.
+func lookupAuditDetail(plate string, l parking.Lookup) map[string]any {
+	d := map[string]any{"plate": plate, "found": l.Found}
+	if !l.Found {
+		return d
+	}
+	d["paid"], d["fee_due"], d["whitelisted"] = l.Paid, l.FeeDue, l.Whitelisted
+	if l.Currency != "" {
+		d["currency"] = l.Currency
+	}
+	if l.Plate != plate {
+		d["known_as"] = l.Plate
+	}
+	if l.Permit != nil {
+		d["permit"], d["permit_expired_days"] = l.Permit.Kind, l.Permit.ExpiredDays
+		if !l.Permit.Expired {
+			delete(d, "permit_expired_days")
+		}
+	}
+	return d
+}
