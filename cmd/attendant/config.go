@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/attendant/attendant/signaling"
 	"net/url"
 	"os"
 	"strconv"
@@ -48,6 +49,7 @@ type serveConfig struct {
 	RetainEvidence    int
 	RetentionInterval time.Duration
 	RingTimeout       time.Duration
+	CongestedAfter    time.Duration
 	DemoCallAfter     time.Duration
 	SIPTLS            string
 	SIPTLSCert        string
@@ -94,6 +96,7 @@ func newServeFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.RetentionInterval, "retention-interval", time.Hour, "how often the retention job runs")
 	fs.DurationVar(&cfg.DemoCallAfter, "demo-call-after", 20*time.Second, "with --demo: when the demo robot first calls in (then 90 s after each call)")
 	fs.DurationVar(&cfg.RingTimeout, "ring-timeout", 30*time.Second, "a robot call nobody accepts within this is refused (480) and recorded as missed")
+	fs.DurationVar(&cfg.CongestedAfter, "congested-after", signaling.DefaultCongestedAfter, "a vehicle waiting this long at a lane puts the lane on the agents' call-out list")
 	fs.StringVar(&cfg.ParkingWebhook, "parking-webhook", "", "parking system webhook URL for plate lookup and pay codes; demo = the built-in demo backend (the default with --demo); off or empty = none")
 	fs.StringVar(&cfg.ParkingWebhookSecret, "parking-webhook-secret", "", "shared secret that signs webhook requests (empty = generated once into DATA/secrets/parking-webhook.secret)")
 	fs.DurationVar(&cfg.ParkingTimeout, "parking-timeout", parking.DefaultTimeout, "how long one parking-system request may take")

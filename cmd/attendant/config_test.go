@@ -30,6 +30,10 @@ func TestParseServeConfigPrecedence(t *testing.T) {
 			require.Equal(t, "/from/env", c.Data)
 			require.Equal(t, "json", c.LogFormat)
 			require.Equal(t, 12*time.Hour, c.SessionTTL)
+			require.Equal(t, 10*time.Second, c.CongestedAfter)
+		}},
+		{"call-out list threshold", []string{"--congested-after", "45s"}, func(t *testing.T, c serveConfig) {
+			require.Equal(t, 45*time.Second, c.CongestedAfter)
 		}},
 		{"file under env under flags", []string{"--config", file, "--db", "postgres://flag"}, func(t *testing.T, c serveConfig) {
 			require.Equal(t, ":7000", c.HTTP, "file beats default")

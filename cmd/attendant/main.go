@@ -207,7 +207,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("call bridge: %w", err)
 	}
-	hub := signaling.New(signaling.Config{RingTimeout: cfg.RingTimeout, Recorder: rec, Log: log.With("component", "signaling")}, db, bridger)
+	hub := signaling.New(signaling.Config{RingTimeout: cfg.RingTimeout, CongestedAfter: cfg.CongestedAfter, Recorder: rec, Log: log.With("component", "signaling")}, db, bridger)
 	sipServer, err := sip.NewServer(sip.Config{Addr: cfg.SIP, PublicAddr: cfg.SIPPublicAddr, UserAgent: "attendant/" + ver,
 		Calls: hub, OnMessage: hub.RobotMessage, TLSAddr: cfg.SIPTLS, TLSCert: cfg.SIPTLSCert, TLSKey: cfg.SIPTLSKey},
 		api.SIPDirectory(db), log.With("component", "sip"))
