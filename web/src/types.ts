@@ -175,6 +175,8 @@ export interface Case {
   closed_at: string | null;
   disposed_at: string | null;
   legal_hold: boolean;
+  /** The vehicle's plate as the agent entered it (normalised), "" if none. */
+  plate: string;
   evidence_count: number;
   evidence_head: string;
   created_at: string;
