@@ -86,3 +86,55 @@ export type SnapshotRole = 'scene' | 'id_document';
 export function takeSnapshot(caseId: string, cameraId: string, role: SnapshotRole): Promise<Evidence> {
   return request<Evidence>('POST', `/cases/${enc(caseId)}/snapshots`, { camera_id: cameraId, role });
 }
+
+// ── Parking system, through the case (docs/parking.md) ──────────────────────
+
+/** A pass the vehicle has (monthly, annual, staff…), as the parking system names it. */
+export interface PlatePermit {
+  kind: string;
+  valid_until: string | null;
+  expired: boolean;
+  /** Whole days since valid_until. */
+  expired_days: number;
+}
+
+/** POST /cases/{id}/plate: what the parking system knows of a plate. */
+export interface PlateLookup {
+  found: boolean;
+  plate: string;
+  entry_time: string | null;
+  exit_time: string | null;
+  /** Still to pay, in minor units (fen, cents) of currency. */
+  fee_due: number;
+  currency: string;
+  paid: boolean;
+  vehicle_class: string;
+  permit: PlatePermit | null;
+  whitelisted: boolean;
+  message: string;
+  /** The plate as typed, normalised and stored on the case. */
+  case_plate?: string;
+}
+
+/** POST /cases/{id}/pay-code: a payment the robot display can show as a QR code. */
+export interface PayCode {
+  issued: boolean;
+  /** What the QR code encodes (a pay URL), at most 512 bytes. */
+  payload: string;
+  expires_at: string | null;
+  amount: number;
+  currency: string;
+  message: string;
+  /** The plate the code was asked for. */
+  plate?: string;
+}
+
+/** Looks a plate up in the parking system for the case's lane (422 invalid plate, 502 parking system error, 503 not configured). */
+export function lookupPlate(caseId: string, plate: string, signal?: AbortSignal): Promise<PlateLookup> {
+  return request<PlateLookup>('POST', `/cases/${enc(caseId)}/plate`, { plate }, { signal });
+}
+
+/** Asks the parking system for a pay code for the case's vehicle (the plate given, else the one stored on the case). */
+export function requestPayCode(caseId: string, plate: string): Promise<PayCode> {
+  return request<PayCode>('POST', `/cases/${enc(caseId)}/pay-code`, plate ? { plate } : {});
+}

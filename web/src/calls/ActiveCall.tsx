@@ -5,9 +5,16 @@ import { evidenceContentUrl, takeSnapshot, type SnapshotRole } from '../cases';
 import { errorText } from '../errors';
 import { t, tEnum } from '../i18n';
 import type { Camera, Evidence } from '../types';
+import { AbnormalOpen } from './AbnormalOpen';
+import { canTakeSnap, countSnaps, type RobotLane } from './abnormal';
+import { HoldButton, TransferButton, TransferStatus } from './CallControls';
 import { callElapsedMs, formatDuration, isLive, pickIdCamera, pickLiveCamera, pickSceneCamera, type AudioStats } from './callState';
 import { callErrorText, useNow } from './callUi';
+import { DisplayMirror } from './DisplayMirror';
 import { callerLabel, deviceLabel, laneLabel, siteLabel, useAccessPoint, useDevice, useSite } from './lookups';
+import { PlateLookup } from './PlateLookup';
+import { readRobotState } from './robot';
+import { RobotPanel } from './RobotPanel';
 import type { CallService, CallsView } from './service';
 
 /** How often the site's cameras are fetched again (states, viewers). */
@@ -58,6 +65,7 @@ export function ActiveCallPanel({ svc, view }: PanelProps) {
   const [remark, setRemark] = useState('');
   const [closing, setClosing] = useState(false);
   const [closeError, setCloseError] = useState<string | null>(null);
+  const [plate, setPlate] = useState('');
 
   const siteId = call?.site_id ?? '';
   useEffect(() => {
@@ -109,8 +117,9 @@ export function ActiveCallPanel({ svc, view }: PanelProps) {
   const connected = view.state.conn === 'connected';
   const panelError = view.state.error && view.state.error.callId === call.id ? view.state.error : null;
 
+  const counts = countSnaps(snaps);
   const snap = async (role: SnapshotRole, cam: Camera | null) => {
-    if (!cam || snapping) return;
+    if (!cam || snapping || !canTakeSnap(counts, role)) return;
     setSnapping(role);
     setSnapError(null);
     try {
@@ -122,6 +131,21 @@ export function ActiveCallPanel({ svc, view }: PanelProps) {
       setSnapping(null);
     }
   };
+  const robotLane: RobotLane = { deviceId: call.device_id, accessPointId: device.data?.access_point_id ?? '' };
+  // An exit lane needs evidence for an abnormal open; while the lane is unknown the form waits, and
+  // when it can't be looked up the evidence is asked for (the server checks it anyway).
+  const exit: boolean | null =
+    device.error !== null || ap.error !== null
+      ? true
+      : device.data
+        ? device.data.access_point_id
+          ? ap.data
+            ? ap.data.kind === 'exit'
+            : null
+          : false
+        : null;
+  const robot = readRobotState(a.robotState);
+  const commandsOk = live && connected && a.state === 'answered';
 
   const close = async () => {
     if (closing) return;
@@ -153,6 +177,8 @@ export function ActiveCallPanel({ svc, view }: PanelProps) {
       data-packets-received={String(stats.packetsReceived)}
       data-packets-sent={String(stats.packetsSent)}
       data-audio-level={levelAttr(stats.audioLevel)}
+      data-mic-muted={owned && phone.muted ? 'true' : 'false'}
+      data-outbound={a.outbound ? 'true' : 'false'}
       aria-label={t('calls.overview')}
     >
       <div class="call-head">
@@ -162,15 +188,27 @@ export function ActiveCallPanel({ svc, view }: PanelProps) {
         <span class="call-timer mono" id="call-timer" title={t('calls.timer')}>
           {formatDuration(callElapsedMs(a, now))}
         </span>
-        <span class={a.hold ? 'badge call-hold on-hold' : 'call-hold'} id="call-hold" data-hold={a.hold ? 'true' : 'false'}>
-          {a.hold ? t('calls.hold') : ''}
+        <span
+          class={a.hold ? 'badge call-hold on-hold' : 'call-hold'}
+          id="call-hold"
+          data-hold={a.hold ? 'true' : 'false'}
+          data-held-by={[a.heldByAgent ? 'agent' : '', a.heldByRobot ? 'robot' : ''].filter(Boolean).join(' ')}
+        >
+          {a.heldByAgent && a.heldByRobot ? t('calls.holdBoth') : a.heldByAgent ? t('calls.holdByAgent') : a.heldByRobot ? t('calls.holdByRobot') : ''}
         </span>
+        {a.outbound && (
+          <span class="badge call-outbound" id="call-outbound">
+            {t('calls.outbound')}
+          </span>
+        )}
         {live && owned && (
           <span class="call-level" title={t('calls.level')} aria-hidden="true">
             <span class="call-level-bar" style={{ width: `${Math.round(Math.min(1, (stats.audioLevel ?? 0) * 3) * 100)}%` }} />
           </span>
         )}
         <span class="call-head-spacer" />
+        <HoldButton svc={svc} view={view} a={a} />
+        <TransferButton svc={svc} view={view} a={a} />
         <button type="button" class="btn btn-danger" id="call-hangup" disabled={!live || !connected} onClick={() => svc.hangup()}>
           {t('calls.hangup')}
         </button>
@@ -202,10 +240,16 @@ export function ActiveCallPanel({ svc, view }: PanelProps) {
         </p>
       )}
       {panelError && (
-        <p class="form-error" id="call-error" role="alert">
+        <p class="form-error" id="call-error" data-code={panelError.code} role="alert">
           {callErrorText(panelError)}
         </p>
       )}
+      {owned && phone.muted && (
+        <p class="warning" id="call-mic-muted">
+          {t('calls.micMuted')}
+        </p>
+      )}
+      <TransferStatus svc={svc} a={a} />
 
       <div class="call-body">
         <div class="call-overview">
@@ -219,6 +263,12 @@ export function ActiveCallPanel({ svc, view }: PanelProps) {
             <dd id="call-site">{siteLabel(site.data, call.site_id)}</dd>
             <dt>{t('calls.lane')}</dt>
             <dd id="call-lane">{lane || t('common.dash')}</dd>
+            {call.transfer_from && (
+              <>
+                <dt>{t('calls.transferredFrom')}</dt>
+                <dd id="call-transfer-from">{call.transfer_from}</dd>
+              </>
+            )}
             <dt>{t('calls.codec')}</dt>
             <dd id="call-codec" class="mono">
               {call.codec ? call.codec.toUpperCase() : t('common.dash')}
@@ -259,11 +309,30 @@ export function ActiveCallPanel({ svc, view }: PanelProps) {
         </div>
       </div>
 
+      <div class="call-work">
+        <DisplayMirror state={a.robotState} />
+        <PlateLookup caseId={call.case_id} robotPlate={robot.plate} plate={plate} onPlate={setPlate} />
+      </div>
+      <div class="call-work call-work-even">
+        <RobotPanel svc={svc} a={a} enabled={commandsOk} plate={plate} />
+        <AbnormalOpen
+          svc={svc}
+          a={a}
+          enabled={commandsOk}
+          exit={exit}
+          cams={cams}
+          lane={robotLane}
+          snaps={snaps}
+          snapping={snapping}
+          snap={(role, cam) => void snap(role, cam)}
+        />
+      </div>
+
       <div class="call-evidence">
-        <button type="button" class="btn" id="call-snap-scene" disabled={!sceneCam || snapping !== null} title={sceneCam?.name} onClick={() => void snap('scene', sceneCam)}>
+        <button type="button" class="btn" id="call-snap-scene" disabled={!sceneCam || snapping !== null || !canTakeSnap(counts, 'scene')} title={sceneCam?.name} onClick={() => void snap('scene', sceneCam)}>
           {snapping === 'scene' ? t('calls.snapping') : t('calls.snapScene')}
         </button>
-        <button type="button" class="btn" id="call-snap-id" disabled={!idCam || snapping !== null} title={idCam ? idCam.name : t('calls.noIdCamera')} onClick={() => void snap('id_document', idCam)}>
+        <button type="button" class="btn" id="call-snap-id" disabled={!idCam || snapping !== null || !canTakeSnap(counts, 'id_document')} title={idCam ? idCam.name : t('calls.noIdCamera')} onClick={() => void snap('id_document', idCam)}>
           {snapping === 'id_document' ? t('calls.snapping') : t('calls.snapId')}
         </button>
         <span class="muted" id="call-snap-count" data-count={String(snaps.length)}>
@@ -280,8 +349,8 @@ export function ActiveCallPanel({ svc, view }: PanelProps) {
         )}
       </div>
       {snapError !== null && (
-        <p class="form-error" id="call-snap-error" role="alert">
-          {errorText(snapError)}
+        <p class="form-error" id="call-snap-error" data-status={snapError instanceof ApiError ? String(snapError.status) : ''} role="alert">
+          {snapError instanceof ApiError && snapError.status === 409 ? t('calls.snapLimit', { error: errorText(snapError) }) : errorText(snapError)}
         </p>
       )}
 

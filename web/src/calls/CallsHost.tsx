@@ -7,7 +7,7 @@ import { useContext, useEffect, useRef, useState } from 'preact/hooks';
 import { t } from '../i18n';
 import { navigate } from '../router';
 import { useSession } from '../session';
-import { isLive, takesCalls } from './callState';
+import { isLive, isTransferOffer, takesCalls } from './callState';
 import { useCallLine } from './lookups';
 import { CallService, type CallsView } from './service';
 
@@ -74,13 +74,19 @@ function IncomingCall({ svc }: { svc: CallService }) {
   const line = useCallLine(call ?? null);
   if (!state || !call) return null;
   const more = state.ringing.length - 1;
+  const transfer = isTransferOffer(call);
   return (
-    <div class="incoming-call" id="incoming-call" role="alert" data-call-id={call.id}>
+    <div class="incoming-call" id="incoming-call" role="alert" data-call-id={call.id} data-transfer={transfer ? 'true' : 'false'}>
       <span class="incoming-call-icon" aria-hidden="true">
         ☎
       </span>
       <div class="incoming-call-text">
         <strong>{t('calls.incoming')}</strong>
+        {transfer && (
+          <span class="incoming-transfer-from" id="incoming-transfer-from">
+            {t('calls.transferFrom', { from: call.transfer_from || t('calls.anotherAgent') })}
+          </span>
+        )}
         <span class="incoming-call-line">{line}</span>
         {more > 0 && <span class="muted">{t('calls.incomingMore', { n: more })}</span>}
       </div>
@@ -96,6 +102,11 @@ function IncomingCall({ svc }: { svc: CallService }) {
       >
         {t('calls.accept')}
       </button>
+      {transfer && (
+        <button type="button" class="btn btn-ghost" id="incoming-decline" disabled={state.conn !== 'connected'} onClick={() => svc.decline(call.id)}>
+          {t('calls.decline')}
+        </button>
+      )}
     </div>
   );
 }

@@ -1,7 +1,8 @@
 import { t, tEnum } from '../i18n';
 import { useSession } from '../session';
 import { ActiveCallPanel } from './ActiveCall';
-import { formatDuration, isLive, isPresence, PRESENCES, waitingMs, type CallInfo } from './callState';
+import { CalloutList } from './Callout';
+import { formatDuration, isLive, isPresence, isTransferOffer, PRESENCES, waitingMs, type CallInfo } from './callState';
 import { callErrorText, useNow } from './callUi';
 import { useCallService, useCallsView } from './CallsHost';
 import { callerLabel, deviceLabel, laneLabel, siteLabel, useAccessPoint, useDevice, useSite } from './lookups';
@@ -16,7 +17,7 @@ export function CallsPage() {
   useSession(); // re-render on a language change
   const svc = useCallService();
   const view = useCallsView(svc);
-  const now = useNow(!!view && view.state.ringing.length > 0);
+  const now = useNow(!!view && (view.state.ringing.length > 0 || (view.state.callout?.length ?? 0) > 0));
   if (!svc || !view) {
     return (
       <div class="page calls-page">
@@ -75,7 +76,8 @@ export function CallsPage() {
       )}
 
       <div class="calls-layout">
-        <aside class="panel calls-queue-panel" aria-label={t('calls.queue')}>
+        <aside class="calls-side">
+        <section class="panel calls-queue-panel" aria-label={t('calls.queue')}>
           <div class="panel-title">
             {t('calls.queue')} <span class="badge" id="calls-queue-count">{state.ringing.length}</span>
           </div>
@@ -86,16 +88,26 @@ export function CallsPage() {
           ) : (
             <ul id="calls-queue" class="calls-queue">
               {state.ringing.map((c) => (
-                <QueueItem key={c.id} call={c} now={now} svc={svc} disabled={!connected || busy} />
+                <QueueItem key={c.id} call={c} now={now} svc={svc} disabled={!connected || busy || !!state.dial} connected={connected} />
               ))}
             </ul>
           )}
+        </section>
+        <CalloutList svc={svc} state={state} now={now} />
         </aside>
         <section class="calls-main">
           {state.active ? (
             <ActiveCallPanel key={state.active.call.id} svc={svc} view={view} />
           ) : (
             <div class="panel empty-state calls-idle" id="calls-idle">
+              {state.handedOff && (
+                <p class="calls-handed" id="calls-handed" data-by={state.handedOff.by} data-call-id={state.handedOff.callId} role="status">
+                  <span>{state.handedOff.by ? t('calls.handedTo', { to: state.handedOff.by }) : t('calls.handedAny')}</span>{' '}
+                  <button type="button" class="btn btn-ghost btn-small" id="calls-handed-dismiss" onClick={() => svc.socket.dispatch({ type: 'handed.clear' })}>
+                    {t('action.close')}
+                  </button>
+                </p>
+              )}
               <p>{t('calls.idle')}</p>
             </div>
           )}
@@ -105,13 +117,15 @@ export function CallsPage() {
   );
 }
 
-function QueueItem({ call, now, svc, disabled }: { call: CallInfo; now: number; svc: CallService; disabled: boolean }) {
+function QueueItem({ call, now, svc, disabled, connected }: { call: CallInfo; now: number; svc: CallService; disabled: boolean; connected: boolean }) {
+  const transfer = isTransferOffer(call);
   const site = useSite(call.site_id);
   const device = useDevice(call.device_id);
   const ap = useAccessPoint(device.data?.access_point_id || null);
   return (
-    <li class="call-item" data-call-id={call.id}>
+    <li class={transfer ? 'call-item call-item-transfer' : 'call-item'} data-call-id={call.id} data-transfer={transfer ? 'true' : 'false'}>
       <div class="call-item-main">
+        {transfer && <span class="call-transfer-from badge">{t('calls.transferFrom', { from: call.transfer_from || t('calls.anotherAgent') })}</span>}
         <span class="call-from">{callerLabel(call.from)}</span>
         <span class="call-site">{siteLabel(site.data, call.site_id)}</span>
         <span class="call-device muted">{deviceLabel(device.data, call.device_id)}</span>
@@ -124,6 +138,11 @@ function QueueItem({ call, now, svc, disabled }: { call: CallInfo; now: number; 
         <button type="button" class="btn btn-primary btn-small call-accept" data-call-id={call.id} disabled={disabled} onClick={() => svc.accept(call.id)}>
           {t('calls.accept')}
         </button>
+        {transfer && (
+          <button type="button" class="btn btn-ghost btn-small call-decline" data-call-id={call.id} disabled={!connected} onClick={() => svc.decline(call.id)}>
+            {t('calls.decline')}
+          </button>
+        )}
       </div>
     </li>
   );

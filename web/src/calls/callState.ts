@@ -14,6 +14,10 @@ export interface CallInfo {
   codec: string;
   state: 'ringing' | 'connecting' | 'answered' | 'ended' | string;
   agent_id?: string;
+  /** The agent put the robot on hold (call.hold by agent). */
+  held?: boolean;
+  /** A transfer: who hands the call over (call.ringing with state "transfer", and the call once taken). */
+  transfer_from?: string;
   since: string;
 }
 
@@ -45,6 +49,39 @@ export interface ServerMessage {
   version?: number;
   code?: string;
   message?: string;
+  /** agents: the answer to agents.list. */
+  agents?: AgentEntry[];
+  /** callout.list: the congested lanes, longest-waiting first. */
+  lanes?: Lane[];
+  device_id?: string;
+  /** The robot's last state (call.offer, robot.state): its own JSON, untrusted. */
+  robot_state?: unknown;
+  /** robot.result: the robot's SIP answer. */
+  status?: number;
+}
+
+/** An agent connected now who shares a site (agents.list). */
+export interface AgentEntry {
+  id: string;
+  username: string;
+  role: string;
+  seat: string;
+  /** online, away, busy (on a call counts as busy). */
+  presence: string;
+  site_ids?: string[];
+}
+
+/** A lane on the call-out list (callout.list): a vehicle has been waiting there. */
+export interface Lane {
+  device_id: string;
+  device_name: string;
+  site_id: string;
+  access_point_id?: string;
+  lane?: string;
+  lane_kind?: 'entrance' | 'exit' | string;
+  waiting_since: string;
+  plate?: string;
+  on_call: boolean;
 }
 
 /**
@@ -55,6 +92,42 @@ export type ConnState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
 export type ActiveState = 'connecting' | 'answered' | 'ended';
 
+/** What the client asked for with a ref: the ref's prefix (socket.ts), so an error can be put where it belongs. */
+export type RefKind = 'hold' | 'transfer' | 'dial' | 'cmd' | 'agents' | 'callout' | 'ping';
+
+export function refKind(ref: string | undefined): RefKind | null {
+  const k = ref ? ref.slice(0, ref.indexOf(':')) : '';
+  return k === 'hold' || k === 'transfer' || k === 'dial' || k === 'cmd' || k === 'agents' || k === 'callout' || k === 'ping' ? k : null;
+}
+
+/** A transfer of the agent's call under way. */
+export interface TransferOut {
+  /** User id, "" for any free agent. */
+  to: string;
+  /** Name shown ("" for any free agent until someone takes it). */
+  toName: string;
+  /** requested: sent; ringing: call.transferring came. */
+  state: 'requested' | 'ringing';
+}
+
+export type CommandState = 'sent' | 'ok' | 'failed';
+
+/** One robot.command sent during the call and what came of it. */
+export interface CommandEntry {
+  ref: string;
+  /** The command's action (open_gate, display, voice, led). */
+  action: string;
+  /** A short description for the log (mode, payload, colour…), made by the sender. */
+  detail: string;
+  abnormal: boolean;
+  state: CommandState;
+  /** The robot's SIP status (robot.result), or the status that failed. */
+  status: number | null;
+  code: string | null;
+  message: string | null;
+  at: number;
+}
+
 /** The agent's own call, from accepting it until the ticket is closed. */
 export interface ActiveCall {
   call: CallInfo;
@@ -63,7 +136,23 @@ export interface ActiveCall {
   reason: string | null;
   /** Keys the robot sent, in order. */
   dtmf: string;
+  /** On hold, by either side (heldByAgent || heldByRobot). */
   hold: boolean;
+  /** The agent held the robot (call.hold by agent, CallInfo.held). */
+  heldByAgent: boolean;
+  /** The robot put the call on hold (call.hold by robot). */
+  heldByRobot: boolean;
+  /** The agent asked for hold or resume; the server's call.hold has not come yet. */
+  holdPending: 'hold' | 'resume' | null;
+  transfer: TransferOut | null;
+  /** Why the last transfer failed (call.transfer_failed's reason, or an error code). */
+  transferFailed: string | null;
+  /** The robot's last reported state (untrusted JSON; robotState.ts reads it). */
+  robotState: unknown;
+  /** Robot commands sent, oldest first. */
+  commands: CommandEntry[];
+  /** The agent dialled this call (call.dial). */
+  outbound: boolean;
   /** When it was accepted here (ms). */
   acceptedAt: number;
   /** When the robot was connected (ms); the timer counts from here. */
@@ -79,6 +168,24 @@ export interface CallError {
   callId: string | null;
   /** Who took the call (call.taken). */
   by?: string;
+}
+
+/** The agent's outbound call while it rings (call.dial → call.dialing → call.ringing_out → call.offer). */
+export interface DialState {
+  deviceId: string;
+  /** requested: call.dial sent; dialing: the server opened a case; ringing: the robot rings. */
+  state: 'requested' | 'dialing' | 'ringing';
+  /** The server's CallInfo (no id until answered; case_id from call.dialing). */
+  call: CallInfo | null;
+  since: number;
+}
+
+/** How the last outbound call attempt ended without an answer. */
+export interface DialResult {
+  deviceId: string;
+  /** call.ended's reason (refused 486, no answer, cancelled, failed) or an error code. */
+  reason: string;
+  message: string;
 }
 
 export interface CallsState {
@@ -97,6 +204,14 @@ export interface CallsState {
   error: CallError | null;
   /** Protocol version from "welcome". */
   version: number | null;
+  /** The call-out list (null until the server sent one). */
+  callout: Lane[] | null;
+  /** Agents connected now (the last agents answer; null until asked). */
+  agents: AgentEntry[] | null;
+  dial: DialState | null;
+  dialResult: DialResult | null;
+  /** The agent's call went to another agent (call.transferred): the note on the idle page. */
+  handedOff: { callId: string; caseId: string; by: string } | null;
 }
 
 export const initialCallsState: CallsState = {
@@ -109,7 +224,15 @@ export const initialCallsState: CallsState = {
   active: null,
   error: null,
   version: null,
+  callout: null,
+  agents: null,
+  dial: null,
+  dialResult: null,
+  handedOff: null,
 };
+
+/** Most robot commands kept per call for the panel's log. */
+export const MAX_COMMANDS = 20;
 
 export type CallsAction =
   | { type: 'conn.connecting' }
@@ -121,7 +244,16 @@ export type CallsAction =
   | { type: 'presence'; state: Presence }
   /** The ticket was closed: back to idle. */
   | { type: 'ticket.closed'; callId: string }
-  | { type: 'error.clear' };
+  | { type: 'error.clear' }
+  /** Declined a call offered here (a transfer): it leaves this agent's queue. */
+  | { type: 'decline'; callId: string }
+  | { type: 'hold.request'; callId: string; state: 'hold' | 'resume' }
+  | { type: 'transfer.request'; callId: string; to: string; toName: string }
+  | { type: 'transfer.failed.clear' }
+  | { type: 'command.sent'; callId: string; ref: string; action: string; detail: string; abnormal: boolean; now: number }
+  | { type: 'dial.request'; deviceId: string; now: number }
+  | { type: 'dial.result.clear' }
+  | { type: 'handed.clear' };
 
 export function isPresence(v: unknown): v is Presence {
   return v === 'online' || v === 'away' || v === 'busy';
@@ -153,12 +285,22 @@ function without(list: readonly CallInfo[], id: string | undefined): CallInfo[] 
 function activeFrom(call: CallInfo, prev: ActiveCall | null, now: number, offered: boolean): ActiveCall {
   const same = prev && prev.call.id === call.id ? prev : null;
   const answered = call.state === 'answered';
+  const heldByAgent = call.held ?? same?.heldByAgent ?? false;
+  const heldByRobot = same?.heldByRobot ?? false;
   return {
     call,
     state: answered ? 'answered' : 'connecting',
     reason: null,
     dtmf: same?.dtmf ?? '',
-    hold: same?.hold ?? false,
+    hold: heldByAgent || heldByRobot,
+    heldByAgent,
+    heldByRobot,
+    holdPending: same?.holdPending ?? null,
+    transfer: same?.transfer ?? null,
+    transferFailed: same?.transferFailed ?? null,
+    robotState: same?.robotState ?? null,
+    commands: same?.commands ?? [],
+    outbound: same?.outbound ?? false,
     acceptedAt: same?.acceptedAt ?? now,
     // Resumed after a reload: the answer time is unknown, the ring start stands in for it.
     answeredAt: same?.answeredAt ?? (answered ? sinceMs(call) || now : null),
@@ -167,13 +309,57 @@ function activeFrom(call: CallInfo, prev: ActiveCall | null, now: number, offere
   };
 }
 
+/** A fresh active call for an accept (or an outbound call's first offer). */
+function newActive(call: CallInfo, now: number): ActiveCall {
+  return {
+    call,
+    state: 'connecting',
+    reason: null,
+    dtmf: '',
+    hold: false,
+    heldByAgent: false,
+    heldByRobot: false,
+    holdPending: null,
+    transfer: null,
+    transferFailed: null,
+    robotState: null,
+    commands: [],
+    outbound: false,
+    acceptedAt: now,
+    answeredAt: null,
+    endedAt: null,
+    offered: false,
+  };
+}
+
 function ended(a: ActiveCall, reason: string, now: number): ActiveCall {
   if (a.state === 'ended') return a;
-  return { ...a, state: 'ended', reason, hold: false, endedAt: now };
+  return { ...a, state: 'ended', reason, hold: false, heldByAgent: false, heldByRobot: false, holdPending: null, transfer: null, endedAt: now };
+}
+
+function withHold(a: ActiveCall, patch: Partial<Pick<ActiveCall, 'heldByAgent' | 'heldByRobot' | 'holdPending'>>): ActiveCall {
+  const next = { ...a, ...patch };
+  next.hold = next.heldByAgent || next.heldByRobot;
+  return next;
+}
+
+function updateCommand(a: ActiveCall, ref: string, patch: Partial<CommandEntry>): ActiveCall | null {
+  const i = a.commands.findIndex((c) => c.ref === ref);
+  if (i < 0) return null;
+  const commands = a.commands.slice();
+  commands[i] = { ...(commands[i] as CommandEntry), ...patch };
+  return { ...a, commands };
 }
 
 /** Errors after which an accept that has not been offered yet did not happen. */
 const ACCEPT_UNDONE = new Set(['taken', 'no_such_call', 'busy']);
+
+/** Whether an offer is for the outbound call this tab is dialling. */
+function isDialledOffer(d: DialState | null, m: ServerMessage): boolean {
+  if (!d || !m.call) return false;
+  if (d.call?.case_id && m.call.case_id) return d.call.case_id === m.call.case_id;
+  return m.call.device_id === d.deviceId;
+}
 
 function onServer(s: CallsState, m: ServerMessage, now: number): CallsState {
   const a = s.active;
@@ -186,8 +372,8 @@ function onServer(s: CallsState, m: ServerMessage, now: number): CallsState {
       let active: ActiveCall | null = a;
       let own: CallInfo | undefined;
       for (const c of calls) {
-        if (me && c.agent_id && c.agent_id === me.id) own = c;
-        else if (!c.agent_id) ringing = upsert(ringing, c);
+        if (me && c.agent_id && c.agent_id === me.id && c.state !== 'transfer') own = c;
+        else if (!c.agent_id || c.state === 'transfer') ringing = upsert(ringing, c);
       }
       if (own) active = activeFrom(own, a, now, a?.offered ?? false);
       else if (a && a.state !== 'ended') {
@@ -197,7 +383,9 @@ function onServer(s: CallsState, m: ServerMessage, now: number): CallsState {
       }
       if (active) ringing = without(ringing, active.call.id);
       const presence = isPresence(me?.presence) ? me.presence : s.presence;
-      return { ...s, conn: 'connected', attempts: 0, agent: me, presence, ringing, active, version: m.version ?? null };
+      // A dial in flight did not survive the dropped connection's request; an outbound call
+      // that got answered meanwhile comes back as our own call above.
+      return { ...s, conn: 'connected', attempts: 0, agent: me, presence, ringing, active, version: m.version ?? null, dial: null };
     }
     case 'call.ringing': {
       const c = m.call;
@@ -207,21 +395,32 @@ function onServer(s: CallsState, m: ServerMessage, now: number): CallsState {
     case 'call.taken': {
       const ringing = without(s.ringing, m.call_id);
       if (mine(m.call_id) && a && !a.offered && a.state === 'connecting') {
-        // We pressed accept, somebody else was first.
-        return { ...s, ringing, active: null, error: { code: 'taken', message: '', by: m.by ?? '', callId: m.call_id ?? null } };
+        // We pressed accept, somebody else was first (or a transfer offered to us was taken back).
+        return { ...s, ringing, active: null, error: { code: 'taken', message: m.reason ?? '', by: m.by ?? '', callId: m.call_id ?? null } };
       }
       return ringing === s.ringing ? s : { ...s, ringing };
     }
     case 'call.offer': {
       const id = m.call_id ?? m.call?.id;
       if (!id) return s;
+      const dialled = !mine(id) && isDialledOffer(s.dial, m);
       const base: CallInfo | undefined =
         m.call ?? (a && a.call.id === id ? a.call : undefined) ?? s.ringing.find((c) => c.id === id);
       if (!base) return s;
       const call: CallInfo = { ...base, id };
-      const active = activeFrom(call, a, now, true);
+      let active = activeFrom(call, dialled ? null : a, now, true);
+      if (dialled) active = { ...active, outbound: true };
+      if (m.robot_state !== undefined && m.robot_state !== null) active = { ...active, robotState: m.robot_state };
       // A new offer is for a call that is still on: a stale "ended" from before it does not count.
-      return { ...s, ringing: without(s.ringing, id), active, error: s.error && s.error.callId === id ? null : s.error };
+      return {
+        ...s,
+        ringing: without(s.ringing, id),
+        active,
+        dial: dialled ? null : s.dial,
+        dialResult: dialled ? null : s.dialResult,
+        handedOff: null,
+        error: s.error && s.error.callId === id ? null : s.error,
+      };
     }
     case 'call.answered': {
       if (!a || !mine(m.call_id) || a.state === 'ended') return s;
@@ -233,31 +432,96 @@ function onServer(s: CallsState, m: ServerMessage, now: number): CallsState {
       return { ...s, active: { ...a, dtmf: a.dtmf + m.digit } };
     }
     case 'call.hold': {
+      if (!a || !mine(m.call_id) || a.state === 'ended') return s;
+      const on = m.state === 'hold';
+      if (m.by === 'robot') return on === a.heldByRobot ? s : { ...s, active: withHold(a, { heldByRobot: on }) };
+      if (m.by === 'agent') return { ...s, active: withHold({ ...a, call: { ...a.call, held: on } }, { heldByAgent: on, holdPending: null }) };
+      // An older server without "by": the robot's.
+      return on === a.heldByRobot ? s : { ...s, active: withHold(a, { heldByRobot: on }) };
+    }
+    case 'call.transferring': {
+      if (!a || !mine(m.call_id) || a.state === 'ended') return s;
+      const tr = a.transfer ?? { to: '', toName: '', state: 'requested' as const };
+      return { ...s, active: { ...a, transfer: { ...tr, state: 'ringing', toName: m.by || tr.toName }, transferFailed: null } };
+    }
+    case 'call.transfer_failed': {
       if (!a || !mine(m.call_id)) return s;
-      const hold = m.state === 'hold';
-      return hold === a.hold ? s : { ...s, active: { ...a, hold } };
+      return { ...s, active: { ...a, transfer: null, transferFailed: m.reason || 'failed' } };
+    }
+    case 'call.transferred': {
+      if (!a || !mine(m.call_id)) return s;
+      // The call is someone else's now: this page goes back to idle with a note.
+      return { ...s, active: null, handedOff: { callId: a.call.id, caseId: a.call.case_id, by: m.by || a.transfer?.toName || '' } };
+    }
+    case 'robot.state': {
+      if (!a || a.state === 'ended') return s;
+      if (!(mine(m.call_id) || (!m.call_id && m.device_id && m.device_id === a.call.device_id))) return s;
+      return { ...s, active: { ...a, robotState: m.robot_state ?? null } };
+    }
+    case 'robot.result': {
+      if (!a || !m.ref) return s;
+      const ok = typeof m.status === 'number' && m.status >= 200 && m.status < 300;
+      const next = updateCommand(a, m.ref, { state: ok ? 'ok' : 'failed', status: m.status ?? null });
+      return next ? { ...s, active: next } : s;
+    }
+    case 'agents':
+      return { ...s, agents: Array.isArray(m.agents) ? m.agents : [] };
+    case 'callout.list':
+      return { ...s, callout: sortLanes(Array.isArray(m.lanes) ? m.lanes : []) };
+    case 'call.dialing':
+    case 'call.ringing_out': {
+      const d = s.dial;
+      if (!d || (m.device_id && m.device_id !== d.deviceId)) return s;
+      return { ...s, dial: { ...d, state: m.type === 'call.dialing' ? 'dialing' : 'ringing', call: m.call ?? d.call } };
     }
     case 'call.ended': {
       const ringing = without(s.ringing, m.call_id);
       if (a && mine(m.call_id)) return { ...s, ringing, active: ended(a, m.reason || 'ended', now) };
+      const d = s.dial;
+      if (d && !m.call_id && (m.device_id === d.deviceId || (!!m.call?.case_id && m.call.case_id === d.call?.case_id))) {
+        return { ...s, ringing, dial: null, dialResult: { deviceId: d.deviceId, reason: m.reason || 'failed', message: '' } };
+      }
       return ringing === s.ringing ? s : { ...s, ringing };
     }
-    case 'error': {
-      const err: CallError = { code: m.code || 'error', message: m.message || '', callId: m.call_id || null };
-      if (a && mine(m.call_id) && a.state === 'connecting' && !a.offered && ACCEPT_UNDONE.has(err.code)) {
-        return { ...s, active: null, ringing: without(s.ringing, m.call_id), error: err };
-      }
-      if (err.code === 'no_such_call' && m.call_id) {
-        // It has gone: don't offer it any more.
-        const ringing = without(s.ringing, m.call_id);
-        const active = a && mine(m.call_id) && a.state !== 'ended' ? ended(a, 'lost', now) : a;
-        return { ...s, ringing, active, error: err };
-      }
-      return { ...s, error: err };
-    }
+    case 'error':
+      return onError(s, m, now);
     default:
       return s; // pong and anything newer than this client
   }
+}
+
+function onError(s: CallsState, m: ServerMessage, now: number): CallsState {
+  const a = s.active;
+  const mine = (id: string | undefined) => !!a && !!id && a.call.id === id;
+  const err: CallError = { code: m.code || 'error', message: m.message || '', callId: m.call_id || null };
+  const kind = refKind(m.ref);
+  if (kind === 'cmd' && a && m.ref) {
+    // A robot command's error belongs to its line in the panel's log.
+    const next = updateCommand(a, m.ref, { state: 'failed', code: err.code, message: err.message });
+    if (next) return { ...s, active: next };
+  }
+  if (kind === 'dial' && s.dial) {
+    return { ...s, dial: null, dialResult: { deviceId: s.dial.deviceId, reason: err.code, message: err.message } };
+  }
+  if (kind === 'dial' && m.code === 'no_such_call') return s; // a cancel that came after the end
+  if (kind === 'hold' && a && mine(m.call_id)) {
+    return { ...s, active: withHold(a, { holdPending: null }), error: err };
+  }
+  if (kind === 'transfer' && a && mine(m.call_id)) {
+    const active = a.transfer && a.transfer.state === 'requested' ? { ...a, transfer: null, transferFailed: err.code } : a;
+    return { ...s, active, error: err };
+  }
+  if (kind === 'agents' || kind === 'callout' || kind === 'ping') return s;
+  if (a && mine(m.call_id) && a.state === 'connecting' && !a.offered && ACCEPT_UNDONE.has(err.code)) {
+    return { ...s, active: null, ringing: without(s.ringing, m.call_id), error: err };
+  }
+  if (err.code === 'no_such_call' && m.call_id) {
+    // It has gone: don't offer it any more.
+    const ringing = without(s.ringing, m.call_id);
+    const active = a && mine(m.call_id) && a.state !== 'ended' ? ended(a, 'lost', now) : a;
+    return { ...s, ringing, active, error: err };
+  }
+  return { ...s, error: err };
 }
 
 export function callsReducer(s: CallsState, action: CallsAction): CallsState {
@@ -271,21 +535,15 @@ export function callsReducer(s: CallsState, action: CallsAction): CallsState {
     case 'server':
       return onServer(s, action.msg, action.now);
     case 'accept': {
-      if (isLive(s.active)) return s;
+      if (isLive(s.active) || s.dial) return s;
       const call = s.ringing.find((c) => c.id === action.callId);
       if (!call) return s;
-      const active: ActiveCall = {
-        call: { ...call, state: 'connecting' },
-        state: 'connecting',
-        reason: null,
-        dtmf: '',
-        hold: false,
-        acceptedAt: action.now,
-        answeredAt: null,
-        endedAt: null,
-        offered: false,
-      };
-      return { ...s, active, ringing: without(s.ringing, call.id), error: null };
+      const active = newActive({ ...call, state: 'connecting' }, action.now);
+      return { ...s, active, ringing: without(s.ringing, call.id), error: null, handedOff: null, dialResult: null };
+    }
+    case 'decline': {
+      const ringing = without(s.ringing, action.callId);
+      return ringing === s.ringing ? s : { ...s, ringing };
     }
     case 'presence':
       return { ...s, presence: action.state, wantedPresence: action.state };
@@ -293,7 +551,70 @@ export function callsReducer(s: CallsState, action: CallsAction): CallsState {
       return s.active && s.active.call.id === action.callId ? { ...s, active: null } : s;
     case 'error.clear':
       return s.error ? { ...s, error: null } : s;
+    case 'hold.request': {
+      const a = s.active;
+      if (!isLive(a) || a.call.id !== action.callId) return s;
+      return { ...s, active: withHold(a, { holdPending: action.state }) };
+    }
+    case 'transfer.request': {
+      const a = s.active;
+      if (!isLive(a) || a.call.id !== action.callId) return s;
+      return { ...s, active: { ...a, transfer: { to: action.to, toName: action.toName, state: 'requested' }, transferFailed: null } };
+    }
+    case 'transfer.failed.clear':
+      return s.active?.transferFailed ? { ...s, active: { ...s.active, transferFailed: null } } : s;
+    case 'command.sent': {
+      const a = s.active;
+      if (!a || a.call.id !== action.callId) return s;
+      const entry: CommandEntry = {
+        ref: action.ref,
+        action: action.action,
+        detail: action.detail,
+        abnormal: action.abnormal,
+        state: 'sent',
+        status: null,
+        code: null,
+        message: null,
+        at: action.now,
+      };
+      return { ...s, active: { ...a, commands: [...a.commands, entry].slice(-MAX_COMMANDS) } };
+    }
+    case 'dial.request':
+      if (isLive(s.active) || s.dial) return s;
+      return { ...s, dial: { deviceId: action.deviceId, state: 'requested', call: null, since: action.now }, dialResult: null, handedOff: null };
+    case 'dial.result.clear':
+      return s.dialResult ? { ...s, dialResult: null } : s;
+    case 'handed.clear':
+      return s.handedOff ? { ...s, handedOff: null } : s;
   }
+}
+
+/** Lanes longest-waiting first (the server sends them so; kept so here whatever comes). */
+export function sortLanes(lanes: readonly Lane[]): Lane[] {
+  const at = (l: Lane) => {
+    const ms = Date.parse(l.waiting_since);
+    return Number.isNaN(ms) ? Infinity : ms;
+  };
+  return lanes.slice().sort((x, y) => at(x) - at(y) || (x.device_id < y.device_id ? -1 : x.device_id > y.device_id ? 1 : 0));
+}
+
+/** Whether the agent may dial a lane's robot now. */
+export function canDial(s: Pick<CallsState, 'conn' | 'active' | 'dial'>, lane: Pick<Lane, 'on_call'>): boolean {
+  return s.conn === 'connected' && !isLive(s.active) && !s.dial && !lane.on_call;
+}
+
+/** Agents a call may be handed to: the others, online ones first, then by name. */
+export function transferTargets(agents: readonly AgentEntry[] | null, meId: string | null | undefined): AgentEntry[] {
+  const rank = (p: string) => (p === 'online' ? 0 : 1);
+  return (agents ?? [])
+    .filter((x) => x.id !== meId)
+    .slice()
+    .sort((x, y) => rank(x.presence) - rank(y.presence) || x.username.localeCompare(y.username));
+}
+
+/** Whether a call in the queue is a transfer offered to this agent. */
+export function isTransferOffer(c: Pick<CallInfo, 'state'>): boolean {
+  return c.state === 'transfer';
 }
 
 // ── Helpers for the page ───────────────────────────────────────────────────

@@ -19,13 +19,22 @@ export function useNow(on = true): number {
 export function callErrorText(e: CallError): string {
   switch (e.code) {
     case 'taken':
-      return e.by ? t('calls.error.takenBy', { by: e.by }) : t('calls.error.taken');
+      if (e.by) return t('calls.error.takenBy', { by: e.by });
+      // A transfer offered here that its agent took back, or that ended.
+      if (e.message.startsWith('transfer ')) return t('calls.error.transferWithdrawn', { reason: e.message.slice('transfer '.length) });
+      return t('calls.error.taken');
     case 'no_such_call':
     case 'busy':
     case 'not_yours':
     case 'bad_sdp':
     case 'bridge_failed':
     case 'call_failed':
+    case 'hold_unsupported':
+    case 'not_answered':
+    case 'no_such_agent':
+    case 'transfer_pending':
+    case 'no_transfer':
+    case 'transfer_to_self':
       return t(`calls.error.${e.code}`);
     default:
       return e.message || e.code;

@@ -86,6 +86,7 @@ export class FakeSocket implements SocketLike {
 
 export class FakeTrack {
   stopped = false;
+  enabled = true;
   constructor(readonly kind: string) {}
   stop(): void {
     this.stopped = true;

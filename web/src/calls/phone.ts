@@ -25,9 +25,11 @@ export interface PhoneStatus {
   answers: number;
   /** Why the last offer could not be answered. */
   error: string | null;
+  /** The microphone is muted here (the agent holds the call). */
+  muted: boolean;
 }
 
-export const IDLE_PHONE: PhoneStatus = { callId: null, mic: 'none', micError: null, pc: 'none', answering: false, answers: 0, error: null };
+export const IDLE_PHONE: PhoneStatus = { callId: null, mic: 'none', micError: null, pc: 'none', answering: false, answers: 0, error: null, muted: false };
 
 export interface PhoneEnv extends Timers {
   createPeerConnection(): RTCPeerConnection;
@@ -171,6 +173,13 @@ export class Phone {
     }
   }
 
+  /** Mutes the microphone (its track disabled: silence goes out) or lets it talk again; kept for a track that comes later. */
+  setMuted(on: boolean): void {
+    if (this.status.muted === on) return;
+    if (this.micTrack) this.micTrack.enabled = !on;
+    this.setStatus({ muted: on });
+  }
+
   /** The call is over here: connection closed, microphone released. */
   end(): void {
     this.epoch++;
@@ -249,6 +258,7 @@ export class Phone {
         }
         this.micStream = stream;
         this.micTrack = track;
+        if (track) track.enabled = !this.status.muted;
         this.setStatus(track ? { mic: 'ok', micError: null } : { mic: 'failed', micError: 'no audio track' });
         // Arrived after the answer went out (sendrecv without a track): send it now.
         if (track && this.sender && !this.sender.track) this.sender.replaceTrack(track).catch(() => undefined);

@@ -155,4 +155,83 @@ describe('CallService', () => {
     assert.equal(t.svc.view.state.active, null);
     assert.equal(t.svc.view.state.error?.by, 'bob');
   });
+
+  it('mutes the microphone while the agent holds the call', async () => {
+    const t = setup();
+    t.connect([info('c1')]);
+    t.svc.accept('c1');
+    t.ws().msg({ type: 'call.offer', call_id: 'c1', sdp: 'v=0', call: info('c1', { agent_id: 'u1', state: 'connecting' }) });
+    await settle();
+    t.ws().msg({ type: 'call.answered', call_id: 'c1', call: info('c1', { agent_id: 'u1', state: 'answered' }) });
+    const mic = t.pcs[0]?.transceivers[0]?.sender.track as FakeTrack;
+    assert.equal(mic.enabled, true);
+    assert.equal(t.svc.setHold(true), true);
+    const sent = t.ws().sent[t.ws().sent.length - 1];
+    assert.equal(sent?.type, 'call.hold');
+    assert.equal(sent?.state, 'hold');
+    assert.equal(mic.enabled, false, 'muted at once');
+    t.ws().msg({ type: 'call.hold', call_id: 'c1', state: 'hold', by: 'agent' });
+    assert.equal(t.svc.view.phone.muted, true);
+    t.svc.setHold(false);
+    assert.equal(mic.enabled, false, 'until the server resumed');
+    t.ws().msg({ type: 'call.hold', call_id: 'c1', state: 'resume', by: 'agent' });
+    assert.equal(mic.enabled, true);
+    assert.equal(t.svc.view.phone.muted, false);
+  });
+
+  it('answers the offer of a call it dialled', async () => {
+    const t = setup();
+    t.connect();
+    assert.equal(t.svc.dial('d1'), true);
+    const dial = t.ws().sent[t.ws().sent.length - 1];
+    assert.equal(dial?.type, 'call.dial');
+    assert.equal(dial?.device_id, 'd1');
+    const out = info('', { case_id: 'case-out', state: 'dialing', agent_id: 'u1' });
+    t.ws().msg({ type: 'call.dialing', device_id: 'd1', call: out });
+    t.ws().msg({ type: 'call.ringing_out', device_id: 'd1', call: out });
+    assert.equal(t.svc.view.state.dial?.state, 'ringing');
+    t.ws().msg({ type: 'call.offer', call_id: 'o1', sdp: 'v=0', call: { ...out, id: 'o1', state: 'connecting' } });
+    await settle();
+    assert.equal(t.svc.phone.callId, 'o1');
+    const answer = t.ws().sent.find((m) => m.type === 'call.answer');
+    assert.deepEqual(answer, { type: 'call.answer', call_id: 'o1', sdp: 'answer-1-sendrecv' });
+    assert.equal(t.svc.view.state.active?.outbound, true);
+  });
+
+  it('lets the call go when it was handed to another agent', async () => {
+    const t = setup();
+    t.connect([info('c1')]);
+    t.svc.accept('c1');
+    t.ws().msg({ type: 'call.offer', call_id: 'c1', sdp: 'v=0', call: info('c1', { agent_id: 'u1', state: 'connecting' }) });
+    await settle();
+    t.ws().msg({ type: 'call.answered', call_id: 'c1', call: info('c1', { agent_id: 'u1', state: 'answered' }) });
+    assert.equal(t.svc.transfer('u2', 'bob'), true);
+    const tr = t.ws().sent[t.ws().sent.length - 1];
+    assert.equal(tr?.type, 'call.transfer');
+    assert.equal(tr?.to, 'u2');
+    t.ws().msg({ type: 'call.transferring', call_id: 'c1', by: 'bob' });
+    t.ws().msg({ type: 'call.transferred', call_id: 'c1', by: 'bob' });
+    assert.equal(t.svc.phone.callId, null);
+    assert.equal(t.pcs[0]?.closed, true);
+    assert.equal(t.svc.view.state.active, null);
+    assert.equal(t.svc.view.state.handedOff?.by, 'bob');
+    // Free again: the presence goes out so that waiting calls ring.
+    assert.equal(t.ws().sent[t.ws().sent.length - 1]?.type, 'presence');
+  });
+
+  it('sends robot commands with a ref and logs the answer', () => {
+    const t = setup();
+    t.connect([info('c1', { agent_id: 'u1', state: 'answered' })]);
+    const ref = t.svc.command({ action: 'open_gate', abnormal: true, abnormal_reason: 'special-vehicle' }, 'fire engine');
+    assert.ok(ref);
+    assert.deepEqual(t.ws().sent[t.ws().sent.length - 1], {
+      type: 'robot.command',
+      call_id: 'c1',
+      command: { action: 'open_gate', abnormal: true, abnormal_reason: 'special-vehicle' },
+      reason: 'fire engine',
+      ref,
+    });
+    t.ws().msg({ type: 'robot.result', call_id: 'c1', ref, status: 200 });
+    assert.equal(t.svc.view.state.active?.commands[0]?.state, 'ok');
+  });
 });

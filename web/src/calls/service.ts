@@ -8,6 +8,7 @@ import { closeCase } from '../cases';
 import type { Case } from '../types';
 import { isLive, type CallsState, type Presence } from './callState';
 import { IDLE_PHONE, Phone, type PhoneEnv, type PhoneStatus } from './phone';
+import type { RobotCommand } from './robot';
 import { CallSocket, browserSocketEnv, type SocketEnv } from './socket';
 
 export interface CallsView {
@@ -63,8 +64,13 @@ export class CallService {
           // Our call is still on (a reload, a dropped connection): the server offers it here again.
           // Not if this tab knew it as running in another tab: that one answers.
           const elsewhere = isLive(before.active) && before.active.call.id === a?.call.id && before.active.offered;
-          if (isLive(a) && !this.phone.owns(a.call.id) && !elsewhere) this.phone.own(a.call.id);
+          if (isLive(a) && !this.phone.owns(a.call.id) && !elsewhere) {
+            this.phone.own(a.call.id);
+            this.reconcile(this.socket.state); // held before the reload: muted from the start
+          }
         } else if (m.type === 'call.offer' && m.call_id && typeof m.sdp === 'string') {
+          // The first offer of the call this tab dialled: its audio is ours.
+          if (before.dial && a?.outbound && a.call.id === m.call_id && !this.phone.owns(m.call_id)) this.phone.own(m.call_id);
           void this.phone.handleOffer(m.call_id, m.sdp);
         }
       }),
@@ -112,6 +118,49 @@ export class CallService {
     const a = this.socket.state.active;
     if (!isLive(a)) return false;
     return this.socket.hangup(a.call.id);
+  }
+
+  /** Declines a call offered to this agent (a transfer). */
+  decline(callId: string): boolean {
+    return this.socket.decline(callId);
+  }
+
+  /** Holds the robot (and mutes the microphone here) or resumes it. */
+  setHold(on: boolean): boolean {
+    const a = this.socket.state.active;
+    if (!isLive(a)) return false;
+    return this.socket.hold(a.call.id, on ? 'hold' : 'resume');
+  }
+
+  transfer(to: string, toName: string): boolean {
+    const a = this.socket.state.active;
+    if (!isLive(a)) return false;
+    return this.socket.transfer(a.call.id, to, toName);
+  }
+
+  cancelTransfer(): boolean {
+    const a = this.socket.state.active;
+    if (!isLive(a) || !a.transfer) return false;
+    return this.socket.cancelTransfer(a.call.id);
+  }
+
+  listAgents(): boolean {
+    return this.socket.listAgents();
+  }
+
+  dial(deviceId: string): boolean {
+    return this.socket.dial(deviceId);
+  }
+
+  cancelDial(): boolean {
+    return !!this.socket.state.dial && this.socket.cancelDial();
+  }
+
+  /** Sends a robot command for the active call; its ref (the log line), or null when it could not go. */
+  command(command: RobotCommand, reason = ''): string | null {
+    const a = this.socket.state.active;
+    if (!isLive(a)) return null;
+    return this.socket.command(a.call.id, command, reason);
   }
 
   setPresence(p: Presence): boolean {
@@ -175,7 +224,12 @@ export class CallService {
     const id = this.phone.callId;
     if (!id) return;
     const a = state.active;
-    if (!a || a.call.id !== id || a.state === 'ended') this.phone.end();
+    if (!a || a.call.id !== id || a.state === 'ended') {
+      this.phone.end();
+      return;
+    }
+    // Held by the agent (or asked to be): the robot hears nothing from here either.
+    this.phone.setMuted(a.heldByAgent || a.holdPending === 'hold');
   }
 
   private setRemote(stream: MediaStream | null): void {

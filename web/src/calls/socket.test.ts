@@ -47,8 +47,12 @@ describe('CallSocket', () => {
     ws.msg({ type: 'welcome', version: 1, agent: AGENT, calls: [ringing('c1')] });
     assert.equal(sock.state.conn, 'connected');
     assert.deepEqual(sock.state.ringing.map((c) => c.id), ['c1']);
-    // The wish made before the welcome goes out right after it.
-    assert.deepEqual(ws.sent, [{ type: 'presence', state: 'away' }]);
+    // The wish made before the welcome goes out right after it, then the call-out list is asked for.
+    assert.deepEqual(ws.sent, [
+      { type: 'presence', state: 'away' },
+      { type: 'callout.list', ref: 'callout:1' },
+    ]);
+    ws.sent.splice(1, 1);
     assert.equal(sock.accept('c1'), true);
     assert.deepEqual(ws.sent[1], { type: 'call.accept', call_id: 'c1' });
     assert.equal(sock.state.active?.call.id, 'c1');
@@ -94,6 +98,8 @@ describe('CallSocket', () => {
     const ws = last();
     ws.open();
     ws.msg({ type: 'welcome', version: 1, agent: AGENT, calls: [] });
+    assert.deepEqual(ws.types(), ['callout.list']);
+    ws.sent.length = 0;
     await clock.advance(PING_MS);
     assert.deepEqual(ws.sent, [{ type: 'ping', ref: 'p1' }]);
     ws.msg({ type: 'pong', ref: 'p1' });

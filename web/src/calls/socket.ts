@@ -17,8 +17,10 @@ import {
   type CallsAction,
   type CallsState,
   type Presence,
+  type RefKind,
   type ServerMessage,
 } from './callState';
+import { describeCommand, type RobotCommand } from './robot';
 
 export const PING_MS = 20000;
 /** Nothing heard for this long (two pings unanswered): the connection is dead, start again. */
@@ -72,6 +74,14 @@ export type ClientMessage =
   | { type: 'call.decline'; call_id: string }
   | { type: 'call.answer'; call_id: string; sdp: string }
   | { type: 'call.hangup'; call_id: string }
+  | { type: 'call.hold'; call_id: string; state: 'hold' | 'resume'; ref: string }
+  | { type: 'call.transfer'; call_id: string; to: string; ref: string }
+  | { type: 'call.transfer_cancel'; call_id: string; ref: string }
+  | { type: 'call.dial'; device_id: string; ref: string }
+  | { type: 'call.dial_cancel'; ref: string }
+  | { type: 'robot.command'; call_id: string; command: RobotCommand; reason: string; ref: string }
+  | { type: 'agents.list'; ref: string }
+  | { type: 'callout.list'; ref: string }
   | { type: 'ping'; ref: string };
 
 export class CallSocket {
@@ -84,6 +94,7 @@ export class CallSocket {
   private pingTimer: Handle | null = null;
   private lastHeard = 0;
   private pings = 0;
+  private refs = 0;
   private readonly stateListeners = new Set<(s: CallsState) => void>();
   private readonly messageListeners = new Set<(m: ServerMessage, before: CallsState) => void>();
 
@@ -140,7 +151,7 @@ export class CallSocket {
   }
 
   accept(callId: string): boolean {
-    if (isLive(this.s.active)) return false;
+    if (isLive(this.s.active) || this.s.dial) return false;
     if (!this.send({ type: 'call.accept', call_id: callId })) return false;
     this.dispatch({ type: 'accept', callId, now: this.env.now() });
     return true;
@@ -153,6 +164,70 @@ export class CallSocket {
 
   hangup(callId: string): boolean {
     return this.send({ type: 'call.hangup', call_id: callId });
+  }
+
+  /** Declines a call offered to this agent (a transfer); it leaves the queue here. */
+  decline(callId: string): boolean {
+    if (!this.send({ type: 'call.decline', call_id: callId })) return false;
+    this.dispatch({ type: 'decline', callId });
+    return true;
+  }
+
+  /** Puts the agent's call on hold or resumes it; the server confirms with call.hold {by: agent}. */
+  hold(callId: string, state: 'hold' | 'resume'): boolean {
+    const a = this.s.active;
+    if (!isLive(a) || a.call.id !== callId) return false;
+    if (!this.send({ type: 'call.hold', call_id: callId, state, ref: this.ref('hold') })) return false;
+    this.dispatch({ type: 'hold.request', callId, state });
+    return true;
+  }
+
+  /** Hands the agent's call to another agent (to: user id; "" for any free agent of the site). */
+  transfer(callId: string, to: string, toName: string): boolean {
+    const a = this.s.active;
+    if (!isLive(a) || a.call.id !== callId || a.transfer) return false;
+    if (!this.send({ type: 'call.transfer', call_id: callId, to, ref: this.ref('transfer') })) return false;
+    this.dispatch({ type: 'transfer.request', callId, to, toName });
+    return true;
+  }
+
+  cancelTransfer(callId: string): boolean {
+    return this.send({ type: 'call.transfer_cancel', call_id: callId, ref: this.ref('transfer') });
+  }
+
+  /** Calls a lane's robot (call.dial); follow state.dial. */
+  dial(deviceId: string): boolean {
+    if (isLive(this.s.active) || this.s.dial) return false;
+    if (!this.send({ type: 'call.dial', device_id: deviceId, ref: this.ref('dial') })) return false;
+    this.dispatch({ type: 'dial.request', deviceId, now: this.env.now() });
+    return true;
+  }
+
+  cancelDial(): boolean {
+    return this.send({ type: 'call.dial_cancel', ref: this.ref('dial') });
+  }
+
+  /** Sends a robot command for the agent's call; its line in the log follows robot.result or error. The ref, or null. */
+  command(callId: string, command: RobotCommand, reason = ''): string | null {
+    const a = this.s.active;
+    if (!isLive(a) || a.call.id !== callId) return null;
+    const ref = this.ref('cmd');
+    if (!this.send({ type: 'robot.command', call_id: callId, command, reason, ref })) return null;
+    const abnormal = command.action === 'open_gate' && !!command.abnormal;
+    this.dispatch({ type: 'command.sent', callId, ref, action: command.action, detail: describeCommand(command), abnormal, now: this.env.now() });
+    return ref;
+  }
+
+  listAgents(): boolean {
+    return this.send({ type: 'agents.list', ref: this.ref('agents') });
+  }
+
+  listCallout(): boolean {
+    return this.send({ type: 'callout.list', ref: this.ref('callout') });
+  }
+
+  private ref(kind: RefKind): string {
+    return `${kind}:${++this.refs}`;
   }
 
   answer(callId: string, sdp: string): boolean {
@@ -208,9 +283,12 @@ export class CallSocket {
     if (m.type === 'welcome') {
       const wanted = this.s.wantedPresence;
       if (wanted && wanted !== this.s.presence) this.setPresence(wanted);
+      this.listCallout();
     }
     // Our call is over: the server rang nobody on a call, so ask for what waits now.
     if (m.type === 'call.ended' && isLive(before.active) && before.active.call.id === m.call_id) this.resync();
+    // Likewise once it went to another agent.
+    if (m.type === 'call.transferred' && before.active && before.active.call.id === m.call_id) this.resync();
     for (const fn of this.messageListeners) fn(m, before);
   }
 
