@@ -205,6 +205,7 @@ func (h *callHarness) concurrent(tb testing.TB, n int) *callWindow {
 	}
 	m := liveMemory().sub(base)
 	w.perCall = memory{heap: m.heap / int64(n), stacks: m.stacks / int64(n)}
+	heapProfile(tb, fmt.Sprintf("calls-%d", n))
 
 	// the agents go quiet; what they sent is then what the bridges forwarded
 	r.agents.do(tb, agentCmd{Op: "quiet"}, 30*time.Second)

@@ -4,6 +4,7 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"testing"
 	"time"
 )
@@ -62,6 +63,18 @@ func BenchmarkCamera(b *testing.B) {
 			}
 		})
 	}
+	b.Run("mediamtx", func(b *testing.B) {
+		bin := os.Getenv(mediamtxEnv)
+		if bin == "" {
+			b.Skipf("set %s to a mediamtx binary (v1.14.0, built outside the repository: docs/benchmarks.md) to measure it side by side", mediamtxEnv)
+		}
+		ref := h.reference(b, bin, viewerCounts, benchConfig)
+		f := &ref.fanout[len(ref.fanout)-1]
+		b.ReportMetric(0, "ns/op")
+		b.ReportMetric(f.w.usPerPkt(), "us-cpu/outpkt")
+		b.ReportMetric(f.overIdleUs(ref.idle), "us-cpu-over-idle/outpkt")
+		b.ReportMetric(f.viewersPerCore(ref.idle), "viewers/core")
+	})
 	b.Run("first_frame", func(b *testing.B) {
 		js := h.firstFrames(b, firstFrameJoins)
 		ff := make([]time.Duration, len(js))
@@ -121,5 +134,10 @@ func TestHarnessSmoke(t *testing.T) {
 		t.Errorf("churn: %+v", c)
 	}
 	h.snapshots(t, 1, 0)
+	if bin := os.Getenv(mediamtxEnv); bin != "" { // opt-in: mediamtx is not in CI
+		if ref := h.reference(t, bin, []int{2}, cfg); ref.fanout[0].w.minPkts <= 0 {
+			t.Errorf("mediamtx: a viewer received nothing in the window")
+		}
+	}
 	t.Logf("\n%s", h.res.table())
 }

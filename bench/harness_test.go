@@ -49,6 +49,10 @@ type results struct {
 	snapStats  snapshot.Stats
 
 	churn *churn
+
+	// ref is mediamtx serving the same camera to the same viewers, when
+	// ATTENDANT_BENCH_MEDIAMTX names its binary
+	ref *refRelay
 }
 
 // window is one measurement window of the server's CPU and what left it.
@@ -130,12 +134,19 @@ func newHarness(tb testing.TB, cfg harnessConfig) *harness {
 // received meanwhile.
 func (h *harness) measure(tb testing.TB, d time.Duration) window {
 	tb.Helper()
+	return h.measureCPU(tb, d, func() time.Duration { return cpuTime(tb) })
+}
+
+// measureCPU runs one window: the CPU cpu reports (the server under test:
+// this process, or a reference relay), and what the viewers received.
+func (h *harness) measureCPU(tb testing.TB, d time.Duration, cpu func() time.Duration) window {
+	tb.Helper()
 	st0, _ := h.srv.m.State(h.camID)
 	s0 := h.proc.do(tb, command{Op: "stats"}, 10*time.Second)
 	b0, m0 := machineTicks()
-	c0, t0 := cpuTime(tb), time.Now()
+	c0, t0 := cpu(), time.Now()
 	time.Sleep(d)
-	c1, t1 := cpuTime(tb), time.Now()
+	c1, t1 := cpu(), time.Now()
 	b1, m1 := machineTicks()
 	s1 := h.proc.do(tb, command{Op: "stats"}, 10*time.Second)
 	st1, _ := h.srv.m.State(h.camID)
@@ -212,6 +223,7 @@ func (h *harness) fanout(tb testing.TB, n int, cfg harnessConfig) *fanout {
 	time.Sleep(cfg.settle) // start-up GOP bursts and first RTCP exchanges over
 	f := fanout{n: n, w: h.measure(tb, cfg.window)}
 	m := h.memoryFullGOP(tb).sub(h.base)
+	heapProfile(tb, fmt.Sprintf("viewers-%d", n))
 	f.perViewer = memory{heap: m.heap / int64(n), stacks: m.stacks / int64(n)}
 	h.res.fanout = append(h.res.fanout, f)
 	return &h.res.fanout[len(h.res.fanout)-1]
@@ -329,6 +341,7 @@ func (r *results) table() string {
 				f.w.viewerCPU.Seconds()/f.w.elapsed.Seconds(), f.w.machine*100)
 		}
 		b.WriteString("\n")
+		r.refTable(&b)
 	}
 	fmt.Fprintf(&b, "| measure | result | aim | met |\n|---|---|---|---|\n")
 	row := func(measure, result, aim string, met *bool) {

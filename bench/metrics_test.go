@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,3 +125,26 @@ func goroutinesDownTo(target int, maxWait time.Duration) int {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func kib(b int64) float64 { return float64(b) / 1024 }
+
+// heapProfileEnv names a directory: when set, phases that measure memory
+// also write this process's heap profile there (e.g. viewers-100.pprof),
+// to see what the per-viewer or per-call figure is made of.
+const heapProfileEnv = "ATTENDANT_BENCH_HEAPPROFILE"
+
+// heapProfile writes the heap profile of this process as name.pprof into
+// the directory heapProfileEnv names; it does nothing when that is unset.
+func heapProfile(tb testing.TB, name string) {
+	tb.Helper()
+	dir := os.Getenv(heapProfileEnv)
+	if dir == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, name+".pprof"))
+	if err != nil {
+		tb.Fatalf("heap profile: %v", err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		tb.Fatalf("heap profile: %v", err)
+	}
+}

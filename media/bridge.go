@@ -79,6 +79,12 @@ func NewBridger(cfg ICEConfig, log *slog.Logger) (*Bridger, error) {
 	if cfg.FailedTimeout == 0 {
 		cfg.FailedTimeout = 15 * time.Second
 	}
+	// Each call's PeerConnection keeps sockets of its own: the shared
+	// batched socket camera viewers use (sharedMux) was measured for calls
+	// and did not pay (docs/benchmarks.md, issue 4): a lone 20 ms audio
+	// packet waits for the batch timer, which a loaded machine runs late
+	// (jitter), and pion's mux adds a goroutine hop and an 8 KiB buffer per
+	// queued packet on the receive side.
 	se, _, err := newSettingEngine(cfg, ifs, log)
 	if err != nil {
 		return nil, err

@@ -23,5 +23,11 @@
 // Audio travels in a media stream of its own: grouped with the video for lip
 // sync, Chromium holds the first frames back about 350 ms.
 //
+// Sending: every viewer of the manager shares one UDP socket per local
+// address (pion's ICE UDP mux over a batchConn), whose writes leave in
+// sendmmsg batches of up to 64 datagrams, held at most 1 ms; the socket
+// exists while there are viewers. NACKs are answered by each viewer from the
+// last 256 video packets it sent, kept as references to the shared packets.
+//
 // The package imports no other package of this module.
 package media

@@ -20,6 +20,7 @@ type Manager struct {
 	cfg ManagerConfig
 	log *slog.Logger
 	se  webrtc.SettingEngine
+	mux *sharedMux // one batched UDP socket per address for all viewers
 
 	mu      sync.Mutex
 	cams    map[string]*camera
@@ -50,7 +51,7 @@ func NewManager(cfg ManagerConfig, log *slog.Logger) (*Manager, error) {
 	if loop && !cfg.ICE.IncludeLoopback {
 		log.Info("no usable network address besides loopback: offering loopback ICE candidates")
 	}
-	return &Manager{cfg: cfg, log: log, se: se, cams: map[string]*camera{}}, nil
+	return &Manager{cfg: cfg, log: log, se: se, mux: newSharedMux(cfg.ICE, ifs, loop, log), cams: map[string]*camera{}}, nil
 }
 
 // Run starts the ingest of every enabled camera and keeps them running until
@@ -259,26 +260,33 @@ func (m *Manager) NewViewer(ctx context.Context, cameraID, offerSDP string) (ses
 		return "", "", fmt.Errorf("camera %s: codec not known yet: %w", cameraID, ErrNotConnected)
 	}
 	id := newSessionID()
+	se, release, err := m.mux.settingEngine(m.se)
+	if err != nil {
+		return "", "", fmt.Errorf("camera %s: new viewer: %w", cameraID, err)
+	}
 	v, answer, err := newViewer(ctx, runCtx, viewerParams{
-		id: id, cameraID: cameraID, offer: offerSDP, info: info, stream: c.stream, se: m.se,
+		id: id, cameraID: cameraID, offer: offerSDP, info: info, stream: c.stream, se: se,
 		queue: m.cfg.ViewerQueue, connectTimeout: m.cfg.ViewerConnectTimeout,
 		log: c.log.With("viewer", id),
 	})
 	if err != nil {
+		release()
 		return "", "", fmt.Errorf("camera %s: new viewer: %w", cameraID, err)
 	}
 	c.mu.Lock()
 	c.viewers[id] = v
 	c.mu.Unlock()
-	remove := func() {
+	remove := func() { // after the viewer's PeerConnection is closed
 		c.mu.Lock()
 		delete(c.viewers, id)
 		c.mu.Unlock()
+		release()
 	}
 	if !m.goTracked(v.goroutines(remove)...) {
-		remove()
 		v.close(errors.New("media manager stopped"))
-		return "", "", errors.Join(fmt.Errorf("camera %s: media manager stopped: %w", cameraID, ErrNotConnected), closePC(v.pc))
+		err := closePC(v.pc)
+		remove()
+		return "", "", errors.Join(fmt.Errorf("camera %s: media manager stopped: %w", cameraID, ErrNotConnected), err)
 	}
 	// removed or disabled while this viewer was negotiated: do not leave it behind
 	m.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -37,7 +38,23 @@ type sendTrack struct {
 	tsOffset uint32
 	written  uint64
 	ready    bool // a write has reached SRTP
+	resent   uint64
+	// hist is what was sent lately, by sequence number, for NACKs (video
+	// only; nil for audio): references to the shared packets, not copies.
+	hist []sent
 }
+
+// sent is one packet in a track's NACK history.
+type sent struct {
+	p      *packet
+	ts     uint32 // as sent, offset included
+	seq    uint16
+	resent time.Time // last retransmission
+}
+
+// minResendGap keeps a packet from being retransmitted again for a NACK
+// repeated before the first retransmission can have arrived.
+const minResendGap = 10 * time.Millisecond
 
 // errSRTPNotReady: pion drops writes (returning 0, nil) until SRTP is up,
 // which is a moment after the connection state turns connected.
@@ -105,7 +122,41 @@ func (t *sendTrack) write(p *packet, ts uint32) error {
 		return errSRTPNotReady
 	}
 	t.ready = true
+	if t.hist != nil {
+		t.hist[int(t.seq)&(len(t.hist)-1)] = sent{p: p, ts: h.Timestamp, seq: t.seq}
+	}
 	t.seq++
 	t.written++
+	return err
+}
+
+// keepHistory makes the track remember its last n packets (a power of two)
+// for retransmission.
+func (t *sendTrack) keepHistory(n int) {
+	t.hist = make([]sent, n)
+}
+
+// resend retransmits the packet sent with sequence number seq, as it was
+// sent (same SSRC, sequence number and timestamp: no RTX stream is
+// negotiated), unless it has left the history or was just retransmitted.
+func (t *sendTrack) resend(seq uint16, now time.Time) error {
+	b := t.b.Load()
+	if b == nil || t.hist == nil {
+		return nil
+	}
+	e := &t.hist[int(seq)&(len(t.hist)-1)]
+	if e.p == nil || e.seq != seq || now.Sub(e.resent) < minResendGap {
+		return nil
+	}
+	e.resent = now
+	h := &t.hdr
+	h.Version = 2
+	h.Marker = e.p.marker
+	h.PayloadType = b.pt
+	h.SequenceNumber = seq
+	h.Timestamp = e.ts
+	h.SSRC = b.ssrc
+	t.resent++
+	_, err := b.w.WriteRTP(h, e.p.payload)
 	return err
 }

@@ -38,6 +38,7 @@ type viewer struct {
 	connected      chan struct{} // closed when the connection is up
 	connectedOnce  sync.Once
 	pli            chan struct{} // the viewer asked for a keyframe (PLI/FIR)
+	nacks          chan *rtcp.TransportLayerNack
 	lastResync     time.Time
 }
 
@@ -77,10 +78,11 @@ func newViewer(ctx, parent context.Context, p viewerParams) (*viewer, string, er
 	v := &viewer{
 		id: p.id, log: p.log, stream: p.stream, pc: pc, connectTimeout: p.connectTimeout,
 		ctx: vctx, cancel: cancel, done: make(chan struct{}), audioClock: p.info.audioClock,
-		connected: make(chan struct{}), pli: make(chan struct{}, 1),
+		connected: make(chan struct{}), pli: make(chan struct{}, 1), nacks: make(chan *rtcp.TransportLayerNack, nackQueue),
 		sub:   newSubscriber(p.queue, ac != nil, &p.stream.viewerDrops),
 		video: newSendTrack(webrtc.RTPCodecTypeVideo, vc.params().MimeType, "camera-"+p.cameraID),
 	}
+	v.video.keepHistory(nackHistory)
 	if ac != nil {
 		// a stream of its own: grouped with the video, Chromium holds the
 		// first frames back ~350 ms for lip sync; camera audio is ambient
@@ -127,9 +129,14 @@ func closePC(pc *webrtc.PeerConnection) error {
 	return nil
 }
 
+// nackQueue is how many NACK packets wait for the viewer's goroutine; more
+// are dropped (the browser asks again).
+const nackQueue = 16
+
 // goroutines returns the functions the manager runs (and waits for): the
 // forwarding loop and one RTCP reader per sender, which pion needs read for
-// NACKs and reports to work, and which passes on keyframe requests.
+// reports to work, and which passes keyframe requests and NACKs on to the
+// forwarding loop (the only writer of the tracks).
 func (v *viewer) goroutines(onDone func()) []func() {
 	fs := []func(){func() { v.run(onDone) }}
 	for _, s := range v.pc.GetSenders() {
@@ -140,10 +147,15 @@ func (v *viewer) goroutines(onDone func()) []func() {
 					return
 				}
 				for _, p := range pkts {
-					switch p.(type) {
+					switch p := p.(type) {
 					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 						select {
 						case v.pli <- struct{}{}:
+						default:
+						}
+					case *rtcp.TransportLayerNack:
+						select {
+						case v.nacks <- p:
 						default:
 						}
 					}
@@ -152,6 +164,21 @@ func (v *viewer) goroutines(onDone func()) []func() {
 		})
 	}
 	return fs
+}
+
+// resendNacked retransmits the video packets a NACK asks for.
+func (v *viewer) resendNacked(n *rtcp.TransportLayerNack) {
+	if b := v.video.b.Load(); b == nil || n.MediaSSRC != b.ssrc {
+		return
+	}
+	now := time.Now()
+	for _, pair := range n.Nacks {
+		for _, seq := range pair.PacketList() {
+			if err := v.video.resend(seq, now); err != nil {
+				return // the connection is closing
+			}
+		}
+	}
 }
 
 // close ends the viewer; its goroutine does the teardown.
@@ -171,7 +198,8 @@ func (v *viewer) run(onDone func()) {
 		if err := closePC(v.pc); err != nil {
 			v.log.Debug("close viewer", "err", err)
 		}
-		v.log.Info("viewer closed", "reason", context.Cause(v.ctx), "sent_video", v.video.written, "drops", v.sub.drops.Load())
+		v.log.Info("viewer closed", "reason", context.Cause(v.ctx), "sent_video", v.video.written,
+			"resent_video", v.video.resent, "drops", v.sub.drops.Load())
 	}()
 
 	timer := time.NewTimer(v.connectTimeout)
@@ -254,6 +282,8 @@ func (v *viewer) pump() {
 		}
 		select {
 		case <-v.sub.wake:
+		case n := <-v.nacks:
+			v.resendNacked(n)
 		case <-v.pli:
 			v.resync()
 		case <-v.ctx.Done():

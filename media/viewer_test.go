@@ -228,8 +228,9 @@ func pionSender(t testing.TB) *sendTrack {
 }
 
 // TestPionWriteAllocsReport reports (does not assert) what pion itself
-// allocates per forwarded packet behind TrackLocalWriter: interceptors (NACK
-// history, sender reports), SRTP encryption and the UDP write. The receiving
+// allocates per forwarded packet behind TrackLocalWriter: the sender-report
+// interceptor, SRTP encryption and the UDP write (one socket of its own
+// here, not the manager's shared batched one). The receiving
 // peer (pion, not reading its track) runs in this process too, so its
 // decryption counts as well: an upper bound for the sending side.
 func TestPionWriteAllocsReport(t *testing.T) {
@@ -246,7 +247,7 @@ func TestPionWriteAllocsReport(t *testing.T) {
 	if werr != nil {
 		t.Fatalf("write: %v", werr)
 	}
-	t.Logf("pion behind TrackLocalWriter (NACK responder, sender reports, SRTP, UDP): %.1f allocations per packet", allocs)
+	t.Logf("pion behind TrackLocalWriter (sender reports, SRTP, UDP): %.1f allocations per packet", allocs)
 }
 
 // BenchmarkPionWrite is the sending cost of one 1,100-byte packet to one

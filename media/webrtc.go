@@ -11,13 +11,14 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
 
-// nackHistory is how many sent packets per track a viewer keeps for
-// retransmission on NACK (a power of two; ~1.2 KB each).
+// nackHistory is how many sent video packets a viewer keeps for
+// retransmission on NACK (a power of two): about a second of a 2 Mbit/s
+// camera. The history holds references to the shared packets (24 bytes an
+// entry), not copies.
 const nackHistory = 256
 
 // ifaceAddrs is one network interface and its addresses, so that the
@@ -149,7 +150,11 @@ func natRules(entries []string) ([]webrtc.ICEAddressRewriteRule, error) {
 }
 
 // newViewerAPI builds the pion API for one viewer: exactly the codecs chosen
-// from its offer, NACK responses and RTCP sender reports.
+// from its offer, NACK and PLI feedback announced, and RTCP sender reports.
+// NACKs are answered by the viewer from its own history (sendTrack.resend),
+// not by pion's NACK responder, which copies every packet sent into a
+// history of its own: a fifth of the CPU and two thirds of the memory per
+// viewer (docs/benchmarks.md).
 func newViewerAPI(se webrtc.SettingEngine, video offerCodec, audio *offerCodec) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterCodec(video.params(), webrtc.RTPCodecTypeVideo); err != nil {
@@ -160,10 +165,9 @@ func newViewerAPI(se webrtc.SettingEngine, video offerCodec, audio *offerCodec) 
 			return nil, fmt.Errorf("register audio codec %s: %w", audio.name, err)
 		}
 	}
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
 	ir := &interceptor.Registry{}
-	if err := webrtc.ConfigureNackWithOptions(me, ir, nil, nack.ResponderSize(nackHistory)); err != nil {
-		return nil, fmt.Errorf("configure NACK: %w", err)
-	}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, fmt.Errorf("configure RTCP reports: %w", err)
 	}
