@@ -72,21 +72,43 @@ type legClock struct {
 }
 
 // audioPart holds a part's samples as the call's G.711 bytes (half the
-// memory of decoded samples); store decodes them.
+// memory of decoded samples), in blocks of a second allocated as the call
+// reaches them, so a call holds what it has said of the part so far, not
+// the whole part; store decodes them.
 type audioPart struct {
-	left, right []byte
-	packets     [2][]opusPacket // Opus: each leg's packets, as they came
+	blocks  [2][][]byte     // per leg (robot, agent): nil until written
+	packets [2][]opusPacket // Opus: each leg's packets, as they came
 }
 
+// blockSamples is the size of one block of a part: a second of G.711.
+const blockSamples = callRate
+
 func (a *CallAudio) newPart() *audioPart {
-	if a.opus {
-		return &audioPart{}
-	}
-	p := &audioPart{left: make([]byte, a.part), right: make([]byte, a.part)}
-	for i := range p.left {
-		p.left[i], p.right[i] = a.silence, a.silence
+	p := &audioPart{}
+	if !a.opus {
+		n := (a.part + blockSamples - 1) / blockSamples
+		p.blocks[0], p.blocks[1] = make([][]byte, n), make([][]byte, n)
 	}
 	return p
+}
+
+// set places one G.711 byte of a leg at sample i of the part.
+func (a *CallAudio) set(p *audioPart, leg, i int, b byte) {
+	blk := p.blocks[leg][i/blockSamples]
+	if blk == nil {
+		blk = bytes.Repeat([]byte{a.silence}, blockSamples)
+		p.blocks[leg][i/blockSamples] = blk
+	}
+	blk[i%blockSamples] = b
+}
+
+// get is the G.711 byte of a leg at sample i of the part (silence where
+// nothing came).
+func (a *CallAudio) get(p *audioPart, leg, i int) byte {
+	if blk := p.blocks[leg][i/blockSamples]; blk != nil {
+		return blk[i%blockSamples]
+	}
+	return a.silence
 }
 
 // StartCallAudio begins recording a call; Close it when the call ends.
@@ -150,11 +172,7 @@ func (a *CallAudio) Packet(fromAgent bool, ts uint32, payload []byte, at time.Ti
 			pt = a.newPart()
 			a.parts[idx] = pt
 		}
-		if leg == 0 {
-			pt.left[p%a.part] = b
-		} else {
-			pt.right[p%a.part] = b
-		}
+		a.set(pt, leg, p%a.part, b)
 		a.maxPos = max(a.maxPos, p+1)
 	}
 }
@@ -227,7 +245,7 @@ func (a *CallAudio) store(idx int, pt *audioPart, n int) {
 	end := start.Add(time.Duration(n) * time.Second / callRate)
 	left, right := make([]int16, n), make([]int16, n)
 	for i := range n {
-		left[i], right[i] = a.decode(pt.left[i]), a.decode(pt.right[i])
+		left[i], right[i] = a.decode(a.get(pt, 0, i)), a.decode(a.get(pt, 1, i))
 	}
 	wav := stereoWAV(left, right)
 	key := EvidenceKey(a.cfg.SiteID, a.cfg.CaseID, fmt.Sprintf("call-audio-%03d", idx+1), start, "wav")
