@@ -117,7 +117,9 @@ func Start(t testing.TB, o Options) *Server {
 	snaps, err := snapshot.New(snapshot.Config{}, log)
 	must(err)
 	t.Cleanup(snaps.Close)
-	bridger, err := media.NewBridger(media.ICEConfig{IncludeLoopback: true}, log)
+	// one address, as a server usually has: every extra one is a socket, a
+	// read buffer and a goroutine per call
+	bridger, err := media.NewBridger(media.ICEConfig{IncludeLoopback: true, IPs: []string{"127.0.0.1"}}, log)
 	must(err)
 	hub := signaling.New(signaling.Config{Recorder: rec, Log: log}, db, bridger)
 	sipSrv, err := sip.NewServer(sip.Config{Addr: "127.0.0.1:0", Calls: hub, OnMessage: hub.RobotMessage}, api.SIPDirectory(db), log)
