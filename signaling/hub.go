@@ -516,18 +516,25 @@ func (h *Hub) answer(ctx context.Context, u store.User, callID, sdp string) erro
 	return nil
 }
 
-func (h *Hub) hangup(ctx context.Context, u store.User, callID string) error {
-	h.mu.Lock()
+// ownCallLocked returns the live call callID when it is u's; h.mu is held.
+func (h *Hub) ownCallLocked(u store.User, callID string) (*activeCall, error) {
 	ac, ok := h.calls[callID]
 	if !ok || ac.ended {
-		h.mu.Unlock()
-		return errNoSuchCall
+		return nil, errNoSuchCall
 	}
 	if ac.info.AgentID != u.ID {
-		h.mu.Unlock()
-		return errNotYours
+		return nil, errNotYours
 	}
+	return ac, nil
+}
+
+func (h *Hub) hangup(ctx context.Context, u store.User, callID string) error {
+	h.mu.Lock()
+	ac, err := h.ownCallLocked(u, callID)
 	h.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := ac.c.Hangup(hctx); err != nil {

@@ -147,14 +147,10 @@ func (h *Hub) robotCommand(ctx context.Context, u store.User, m Message) (int, e
 		return 0, fmt.Errorf("%w: reason: at most 2000 bytes", errBadCommand)
 	}
 	h.mu.Lock()
-	ac, ok := h.calls[m.CallID]
-	if !ok || ac.ended {
+	ac, err := h.ownCallLocked(u, m.CallID)
+	if err != nil {
 		h.mu.Unlock()
-		return 0, errNoSuchCall
-	}
-	if ac.info.AgentID != u.ID {
-		h.mu.Unlock()
-		return 0, errNotYours
+		return 0, err
 	}
 	info := ac.info
 	h.mu.Unlock()

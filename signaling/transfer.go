@@ -256,20 +256,14 @@ func (h *Hub) hold(ctx context.Context, u store.User, callID, state string) erro
 		return errBadCommand
 	}
 	h.mu.Lock()
-	ac, ok := h.calls[callID]
-	if !ok || ac.ended {
-		h.mu.Unlock()
-		return errNoSuchCall
-	}
-	if ac.info.AgentID != u.ID {
-		h.mu.Unlock()
-		return errNotYours
-	}
-	if !ac.answered {
-		h.mu.Unlock()
-		return errNotAnsweredYet
+	ac, err := h.ownCallLocked(u, callID)
+	if err == nil && !ac.answered {
+		err = errNotAnsweredYet
 	}
 	h.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	hl, ok := ac.c.(Holder)
 	if !ok {
 		return errHoldUnsupported
