@@ -125,6 +125,8 @@ type legShare struct {
 	tap            atomic.Pointer[func(fromAgent bool, p *rtp.Packet)]
 	toAgent, toLeg atomic.Uint64
 
+	inPkt rtp.Packet // forward's, reused
+
 	writeMu sync.Mutex // rewriter + buffer: during a switch two bridges may write
 	rw      *rtpRewriter
 	buf     [1500]byte
@@ -152,17 +154,27 @@ func (b *Bridger) Start(ctx context.Context, leg CallLeg, codec CallCodec) (*Bri
 		return nil, "", err
 	}
 	s.active.Store(br)
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
-		s.pump()
-	}()
+	pushes, _ := leg.(PushLeg)
+	if pushes != nil {
+		// the leg's own reader forwards: no goroutine and no hand-over here
+		pushes.SetRTPHandler(s.forward)
+	} else {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.pump()
+		}()
+	}
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		select {
 		case <-leg.Done():
 			s.closeAll()
 		case <-sctx.Done():
+		}
+		if pushes != nil {
+			pushes.SetRTPHandler(nil)
 		}
 	}()
 	return br, offer, nil
@@ -328,33 +340,43 @@ func (br *Bridge) Wait() {
 
 func (s *legShare) closeAll() { s.cancel() }
 
-// pump reads the leg and writes its audio to the active bridge's track.
+// PushLeg is a call leg that can hand each packet to a function on its
+// own reading goroutine (sip.Call): the bridge then forwards from there,
+// without a goroutine of its own or a copy per packet.
+type PushLeg interface {
+	SetRTPHandler(fn func(pkt []byte))
+}
+
+// pump reads a leg that cannot push and forwards its audio.
 func (s *legShare) pump() {
 	buf := make([]byte, 1500)
-	var pkt rtp.Packet
 	for {
 		n, err := s.leg.ReadRTP(buf)
-		if err != nil {
+		if err != nil || s.ctx.Err() != nil {
 			return
 		}
-		if s.ctx.Err() != nil {
-			return
-		}
-		if pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != s.codec.PayloadType {
-			continue // RFC 4733 events and garbage are not for the browser
-		}
-		if tap := s.tap.Load(); tap != nil {
-			(*tap)(false, &pkt)
-		}
-		br := s.active.Load()
-		if br == nil || br.ctx.Err() != nil {
-			continue // between agents (a reload): the recording still has it
-		}
-		if err := br.track.WriteRTP(&pkt); err != nil {
-			continue
-		}
-		s.toAgent.Add(1)
+		s.forward(buf[:n])
 	}
+}
+
+// forward writes one packet of the leg to the active bridge's track. It is
+// called from one goroutine at a time (the pump, or the leg's reader).
+func (s *legShare) forward(b []byte) {
+	pkt := &s.inPkt
+	if s.ctx.Err() != nil || pkt.Unmarshal(b) != nil || pkt.PayloadType != s.codec.PayloadType {
+		return // RFC 4733 events and garbage are not for the browser
+	}
+	if tap := s.tap.Load(); tap != nil {
+		(*tap)(false, pkt)
+	}
+	br := s.active.Load()
+	if br == nil || br.ctx.Err() != nil {
+		return // between agents (a reload): the recording still has it
+	}
+	if err := br.track.WriteRTP(pkt); err != nil {
+		return
+	}
+	s.toAgent.Add(1)
 }
 
 // agentToLeg forwards the browser's audio to the leg, while this bridge

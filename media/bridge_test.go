@@ -253,3 +253,74 @@ func TestBridgeHandover(t *testing.T) {
 	_, _, err = b.Handover(ctx, second)
 	require.ErrorIs(t, err, ErrBridgeEnded)
 }
+
+// pushLeg is a leg that hands packets to the bridge's function on its own
+// goroutine, as sip.Call does.
+type pushLeg struct {
+	*memLeg
+	mu      sync.Mutex
+	handler func([]byte)
+}
+
+func (l *pushLeg) SetRTPHandler(fn func([]byte)) {
+	l.mu.Lock()
+	l.handler = fn
+	l.mu.Unlock()
+}
+
+// push delivers one packet the way the leg's reader would; false when no
+// handler is set.
+func (l *pushLeg) push(b []byte) bool {
+	l.mu.Lock()
+	h := l.handler
+	l.mu.Unlock()
+	if h == nil {
+		return false
+	}
+	h(b)
+	return true
+}
+
+// TestBridgePushLeg: with a leg that pushes, the bridge forwards from the
+// leg's goroutine (no reader of its own: ReadRTP is never called), reuses
+// nothing the leg keeps, and lets go of the leg when it ends.
+func TestBridgePushLeg(t *testing.T) {
+	b, err := NewBridger(ICEConfig{IncludeLoopback: true, IPs: []string{"127.0.0.1"}}, nil)
+	require.NoError(t, err)
+	leg := &pushLeg{memLeg: newMemLeg()}
+	defer leg.end()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	br, offer, err := b.Start(ctx, leg, CallCodec{Name: "PCMU", PayloadType: 0, ClockRate: 8000})
+	require.NoError(t, err)
+	_, answer, heard, _ := agentPeer(t, offer)
+	require.NoError(t, br.Answer(answer))
+	require.Eventually(t, func() bool { return br.Stats().AgentConnected }, 10*time.Second, 20*time.Millisecond)
+	var tapped atomic.Int64
+	br.SetTap(func(fromAgent bool, p *rtp.Packet) {
+		if !fromAgent && len(p.Payload) == 160 {
+			tapped.Add(1)
+		}
+	})
+	buf := make([]byte, 1500) // the leg's one read buffer, reused as a reader does
+	for i := range 60 {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 5}, Payload: make([]byte, 160)}
+		n, _ := p.MarshalTo(buf)
+		require.True(t, leg.push(buf[:n]), "the bridge set a handler")
+		dtmf := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101, SequenceNumber: uint16(i), SSRC: 5}, Payload: []byte{1, 0, 0, 160}}
+		n, _ = dtmf.MarshalTo(buf)
+		leg.push(buf[:n]) // not for the browser
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.Eventually(t, func() bool { return heard.Load() >= 50 }, 5*time.Second, 20*time.Millisecond, "agent heard %d", heard.Load())
+	require.EqualValues(t, 60, tapped.Load(), "every audio packet recorded, no event packet")
+	require.EqualValues(t, 60, br.Stats().LegToAgent)
+	select {
+	case <-leg.in:
+		t.Fatal("nothing should queue for ReadRTP")
+	default:
+	}
+	leg.end()
+	br.Wait()
+	require.Eventually(t, func() bool { return !leg.push(buf[:12]) }, 5*time.Second, 10*time.Millisecond, "the handler is removed when the leg ends")
+}

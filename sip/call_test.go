@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -514,5 +515,51 @@ func TestRejectAndStrayDialogRequests(t *testing.T) {
 	expectStatus(t, c.do(inDialog(withBody(c.request("INVITE", desk, contact), "application/sdp", offer))), 481)
 	if n := rec.count(); n != 1 {
 		t.Fatalf("%d calls, want 1", n)
+	}
+}
+
+// TestSippCallRTPHandler: with SetRTPHandler the robot's audio goes to
+// the function on the reading goroutine and nothing queues for ReadRTP;
+// nil goes back to ReadRTP.
+func TestSippCallRTPHandler(t *testing.T) {
+	var pushed atomic.Int64
+	readAgain := make(chan int, 1)
+	rec := newCallRecorder(func(ctx context.Context, c *Call) {
+		if c.Ring() != nil || c.Answer(ctx) != nil {
+			readAgain <- -1
+			return
+		}
+		c.SetRTPHandler(func(pkt []byte) {
+			if len(pkt) >= 12 && pkt[1]&0x7f == 0 {
+				pushed.Add(1)
+			}
+		})
+		time.Sleep(time.Second)
+		c.SetRTPHandler(nil)
+		if len(c.media.in) != 0 {
+			t.Errorf("%d packets queued for ReadRTP while a handler was set", len(c.media.in))
+		}
+		buf := make([]byte, 1500)
+		n := 0
+		for n < 10 {
+			if _, err := c.ReadRTP(buf); err != nil {
+				break
+			}
+			n++
+		}
+		readAgain <- n
+		<-c.Done() // the robot hangs up: returning would hang up first
+	})
+	ts := startServer(t, Config{Calls: rec}, robot(1))
+	dir := sippCallDir(t)
+	sippIn(t, dir, "call.xml", ts.udp, "u1", append(mediaPortArgs(t), "-d", "2500",
+		"-s", "robot1", "-au", "robot1", "-ap", testPassword)...)
+	c := rec.next(t)
+	waitDone(t, c, EndRemoteBye)
+	if n := pushed.Load(); n < 30 {
+		t.Fatalf("%d packets through the handler in a second, want >= 30", n)
+	}
+	if n := <-readAgain; n != 10 {
+		t.Fatalf("ReadRTP after SetRTPHandler(nil) read %d packets, want 10", n)
 	}
 }

@@ -52,6 +52,9 @@ type rtpSession struct {
 
 	in     chan []byte
 	events func(CallEvent) // must not block
+	// handler, when set, takes every audio packet on the reading goroutine
+	// instead of in (Call.SetRTPHandler).
+	handler atomic.Pointer[func([]byte)]
 
 	received, dropped, foreign, rtcpPackets atomic.Uint64
 
@@ -254,6 +257,10 @@ func (m *rtpSession) readRTP() {
 				m.events(CallEvent{Kind: EventDTMF, Digit: press.digit,
 					Duration: clockDuration(uint32(press.duration), m.clockRate), At: time.Now()})
 			}
+			continue
+		}
+		if h := m.handler.Load(); h != nil {
+			(*h)(p)
 			continue
 		}
 		pkt := make([]byte, n)
