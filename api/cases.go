@@ -255,6 +255,7 @@ func (s *Server) caseSnapshot(ctx context.Context, in *snapshotCreate) (*itemOut
 	if err != nil {
 		return nil, s.storeError("evidence", err)
 	}
+	s.caseChanged(ctx, c.ID)
 	return &itemOutput[store.Evidence]{Body: ev}, nil
 }
 
@@ -301,5 +302,6 @@ func (s *Server) closeCase(ctx context.Context, in *closeInput) (*itemOutput[cas
 	if err != nil {
 		return nil, s.apiError("case", err)
 	}
+	s.caseChanged(ctx, out.ID)
 	return &itemOutput[caseView]{Body: out}, nil
 }

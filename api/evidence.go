@@ -700,6 +700,7 @@ func (s *Server) setDisposition(ctx context.Context, in *dispositionInput) (*ite
 	if err != nil {
 		return nil, s.apiError("case", err)
 	}
+	s.caseChanged(ctx, out.ID)
 	return &itemOutput[caseView]{Body: out}, nil
 }
 
@@ -749,6 +750,7 @@ func (s *Server) setHold(ctx context.Context, in *holdInput) (*itemOutput[caseVi
 	if err != nil {
 		return nil, s.apiError("case", err)
 	}
+	s.caseChanged(ctx, out.ID)
 	return &itemOutput[caseView]{Body: out}, nil
 }
 

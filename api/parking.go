@@ -86,6 +86,7 @@ func (s *Server) registerParking(p Parking) {
 		if err != nil {
 			return nil, s.apiError("case", err)
 		}
+		s.caseChanged(ctx, c.ID)
 		return &plateOutput{Body: plateResult{Lookup: l, CasePlate: q.Plate}}, nil
 	})
 

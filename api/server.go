@@ -97,6 +97,9 @@ type Deps struct {
 	Web http.Handler
 	// Parking looks plates up; nil means not configured (503).
 	Parking Parking
+	// CaseEvents, when set, hears of every case the API changed (the
+	// signaling hub pushes them to the agents concerned).
+	CaseEvents CaseEvents
 }
 
 // Server serves the API. Build it with New.
@@ -108,6 +111,7 @@ type Server struct {
 	snapshots     Snapshotter
 	registrations Registrations
 	recorder      Recorder
+	caseEvents    CaseEvents
 	log           *slog.Logger
 	limiter       *auth.Limiter
 	mux           *http.ServeMux
@@ -131,6 +135,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		objects:       d.Objects,
 		cameras:       d.Cameras,
 		snapshots:     d.Snapshots,
+		caseEvents:    d.CaseEvents,
 		registrations: d.Registrations,
 		recorder:      d.Recorder,
 		log:           d.Log,

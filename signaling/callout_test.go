@@ -182,3 +182,50 @@ func TestAbnormalOpenAtExitNeedsEvidence(t *testing.T) {
 	require.Contains(t, audit[0].Detail, `"abnormal":true`, "the API pre-filters on this text")
 	f.end("remote-bye")
 }
+
+// TestCaseUpdates: a changed case reaches the agent on its call and the
+// site's supervisor, not an uninvolved agent of the site nor another
+// site's agent.
+func TestCaseUpdates(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	now := store.Now()
+	sup := store.User{ID: store.NewID(), Username: "sue", PasswordHash: "x", Role: store.RoleSupervisor, SiteIDs: []string{e.site},
+		CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, store.Insert(ctx, e.db.Q(), &sup))
+	e.users["sue"] = sup
+	amy, bob, zed, sue := e.connect("amy"), e.connect("bob"), e.connect("zed"), e.connect("sue")
+	f := e.call("cu-1")
+	go e.hub.handle(ctx, f)
+	bob.next(TypeRinging)
+	info := answeredBy(t, e, f, amy)
+	sue.next(TypeRinging)
+
+	// the answer changed the case: in progress, amy handles it (amy's
+	// copy came before call.answered, which answeredBy waited for)
+	m := sue.next(TypeCaseUpdated)
+	require.Equal(t, info.CaseID, m.Case.ID)
+	require.Equal(t, store.CaseInProgress, m.Case.Status)
+	require.Equal(t, e.users["amy"].ID, string(m.Case.HandlerID))
+	c := caseOf(t, e.db, info.CaseID)
+	c.Plate = "京A12345"
+	e.hub.CaseChanged(c)
+	for _, who := range []*client{amy, sue} {
+		m := who.next(TypeCaseUpdated)
+		require.Equal(t, info.CaseID, m.Case.ID)
+		require.Equal(t, "京A12345", m.Case.Plate)
+	}
+	for name, who := range map[string]*client{"bob": bob, "zed": zed} {
+		deadline := time.After(200 * time.Millisecond)
+	drain:
+		for {
+			select {
+			case m := <-who.msgs:
+				require.NotEqual(t, TypeCaseUpdated, m.Type, "%s was told of a case not theirs", name)
+			case <-deadline:
+				break drain
+			}
+		}
+	}
+	f.end("remote-bye")
+}

@@ -275,6 +275,8 @@ func (h *Hub) end(ctx context.Context, ac *activeCall, reason string) {
 	})
 	if err != nil {
 		h.log.Error("record the end of a call", "call", ac.info.ID, "case", ac.info.CaseID, "err", err)
+	} else {
+		h.caseChangedByID(dctx, ac.info.CaseID)
 	}
 	h.laneCallChanged(ac.info.DeviceID)
 	h.log.Info("call ended", "call", ac.info.ID, "reason", reason, "answered", answered)
@@ -503,6 +505,8 @@ func (h *Hub) answer(ctx context.Context, u store.User, callID, sdp string) erro
 		})
 		if err != nil {
 			h.log.Error("record the answer of a call", "call", callID, "err", err)
+		} else {
+			h.caseChangedByID(ctx, ac.info.CaseID)
 		}
 	}
 	h.mu.Lock()

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"encoding/json"
+	"github.com/attendant/attendant/store"
 	"time"
 )
 
@@ -26,6 +27,8 @@ type Message struct {
 	// Calls lists the calls ringing for this agent and the agent's own
 	// active call, in "welcome".
 	Calls []CallInfo `json:"calls,omitempty"`
+	// Case is the case as it is now (case.updated).
+	Case *store.Case `json:"case,omitempty"`
 	// Lanes is the call-out list (callout.list).
 	Lanes []Lane `json:"lanes,omitempty"`
 	// Agents answers agents.list.
@@ -135,6 +138,10 @@ const (
 	TypeTransferred    = "call.transferred"
 	TypeTransferFailed = "call.transfer_failed"
 	TypeAgents         = "agents"
+	// TypeCaseUpdated: a case changed (closed, evidence added, plate,
+	// disposition, legal hold, handler): {case}, to its call's agent, its
+	// handler and the supervisors of its site.
+	TypeCaseUpdated = "case.updated"
 )
 
 // Presence states.

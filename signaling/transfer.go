@@ -232,6 +232,8 @@ func (h *Hub) answerTransferLocked(ctx context.Context, u store.User, ac *active
 	})
 	if err != nil {
 		h.log.Error("record a call transfer", "call", info.ID, "err", err)
+	} else {
+		h.caseChangedByID(ctx, info.CaseID)
 	}
 	h.log.Info("call transferred", "call", info.ID, "from", tr.from.Username, "to", u.Username)
 	h.sendTo(tr.from.ID, Message{Type: TypeTransferred, CallID: info.ID, By: u.Username})

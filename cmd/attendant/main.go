@@ -235,7 +235,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		LinkKey:       linkKey,
 	}, api.Deps{
 		DB: db, Objects: objects, Cameras: cameras, Snapshots: snapshots, Registrations: sipServer, Recorder: rec,
-		Log: log.With("component", "api"), Metrics: reg, Web: web.Handler(), Parking: parkingSystem,
+		Log: log.With("component", "api"), Metrics: reg, Web: web.Handler(), Parking: parkingSystem, CaseEvents: hub,
 	})
 	if err != nil {
 		return err

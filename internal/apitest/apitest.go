@@ -130,7 +130,7 @@ func Start(t testing.TB, o Options) *Server {
 		o.Config.LinkKey = []byte("apitest-link-key-0123456789abcdef")
 	}
 	srv, err := api.New(o.Config, api.Deps{DB: db, Objects: objects, Cameras: cameras, Snapshots: snaps,
-		Registrations: sipSrv, Recorder: rec, Log: log, Metrics: prometheus.NewRegistry(), Web: o.Web, Parking: o.Parking})
+		Registrations: sipSrv, Recorder: rec, Log: log, Metrics: prometheus.NewRegistry(), Web: o.Web, Parking: o.Parking, CaseEvents: hub})
 	must(err)
 	must(srv.LoadCameras(ctx))
 	srv.Handle("GET /api/v1/ws", hub.Handler(srv.AuthenticateRequest))
