@@ -111,6 +111,7 @@ type Bridge struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
+	closed chan struct{} // closed when Close is done
 }
 
 // legShare is what the bridges of one call leg share: one reader of the
@@ -244,7 +245,7 @@ func (b *Bridger) newBridge(ctx context.Context, s *legShare) (*Bridge, string, 
 	s.refs++
 	s.mu.Unlock()
 	bctx, cancel := context.WithCancel(s.ctx)
-	br := &Bridge{share: s, pc: pc, track: track, log: b.log, ctx: bctx, cancel: cancel}
+	br := &Bridge{share: s, pc: pc, track: track, log: b.log, ctx: bctx, cancel: cancel, closed: make(chan struct{})}
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
@@ -275,13 +276,9 @@ func (b *Bridger) newBridge(ctx context.Context, s *legShare) (*Bridge, string, 
 		br.Close()
 		return nil, "", fmt.Errorf("make the agent's offer: %w", err)
 	}
-	// a closed share (the leg ended) closes its bridges
-	br.wg.Add(1)
-	go func() {
-		defer br.wg.Done()
-		<-bctx.Done()
-		br.Close()
-	}()
+	// a closed share (the leg ended) closes its bridges; AfterFunc, not a
+	// goroutine waiting for it: a call holds enough of those
+	context.AfterFunc(bctx, br.Close)
 	return br, pc.LocalDescription().SDP, nil
 }
 
@@ -325,6 +322,7 @@ func (br *Bridge) Close() {
 		if last {
 			s.cancel()
 		}
+		close(br.closed)
 	})
 }
 
@@ -332,6 +330,7 @@ func (br *Bridge) Close() {
 // leg's end), and the leg's reader too once every bridge of the leg is
 // closed.
 func (br *Bridge) Wait() {
+	<-br.closed
 	br.wg.Wait()
 	if br.share.ctx.Err() != nil {
 		br.share.wg.Wait()
