@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/attendant/attendant/recorder/spool"
 	"sync"
 	"time"
 
@@ -50,19 +51,24 @@ type CallAudio struct {
 	r       *Recorder
 	cfg     CallAudioConfig
 	decode  func(byte) int16
-	silence byte // the codec's zero sample
-	part    int  // samples per part
-	rate    int  // samples per second (the RTP clock)
-	opus    bool // packets kept as they are, per leg (callaudio_opus.go)
+	table   [256]uint16 // decode, as the WAV's little-endian samples
+	silence byte        // the codec's zero sample
+	cur     *partWriter // the part being written (run goroutine)
+	part    int         // samples per part
+	rate    int         // samples per second (the RTP clock)
+	opus    bool        // packets kept as they are, per leg (callaudio_opus.go)
 
 	mu      sync.Mutex
 	legs    [2]legClock
 	parts   map[int]*audioPart
 	written int // parts [0, written) are stored
-	maxPos  int // one past the last sample placed
-	closed  bool
-	stop    chan struct{}
-	done    chan struct{}
+	// streamed: samples of part `written` already written to the spool
+	// (G.711); later packets for them are too late
+	streamed int
+	maxPos   int // one past the last sample placed
+	closed   bool
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 type legClock struct {
@@ -126,6 +132,11 @@ func (r *Recorder) StartCallAudio(cfg CallAudioConfig) (*CallAudio, error) {
 	}
 	a := &CallAudio{r: r, cfg: cfg, decode: dec, silence: silence, part: int(cfg.Part.Seconds() * float64(rate)), rate: rate, opus: opus,
 		parts: map[int]*audioPart{}, stop: make(chan struct{}), done: make(chan struct{})}
+	if dec != nil {
+		for i := range a.table {
+			a.table[i] = uint16(dec(byte(i)))
+		}
+	}
 	go a.run()
 	return a, nil
 }
@@ -149,7 +160,7 @@ func (a *CallAudio) Packet(fromAgent bool, ts uint32, payload []byte, at time.Ti
 		lc.pos0 = max(0, int(at.Sub(a.cfg.Start).Seconds()*float64(a.rate)))
 	}
 	pos := lc.pos0 + int(int32(ts-lc.ts0))
-	if pos < a.written*a.part || pos > lc.pos0+24*3600*a.rate {
+	if pos < a.written*a.part+a.streamed || pos > lc.pos0+24*3600*a.rate {
 		return // too late (its part is stored) or nonsense
 	}
 	if a.opus {
@@ -203,6 +214,10 @@ func (a *CallAudio) Close() {
 
 // flush stores the parts that are over (all of them at the end).
 func (a *CallAudio) flush(final bool) {
+	if !a.opus {
+		a.stream(final)
+		return
+	}
 	for {
 		a.mu.Lock()
 		idx := a.written
@@ -231,51 +246,8 @@ func (a *CallAudio) flush(final bool) {
 	}
 }
 
-func (a *CallAudio) store(idx int, pt *audioPart, n int) {
-	if a.opus {
-		a.storeOpus(idx, pt)
-		return
-	}
-	start := a.cfg.Start.Add(time.Duration(idx*a.part) * time.Second / callRate)
-	end := start.Add(time.Duration(n) * time.Second / callRate)
-	wav := a.partWAV(pt, n)
-	key := EvidenceKey(a.cfg.SiteID, a.cfg.CaseID, fmt.Sprintf("call-audio-%03d", idx+1), start, "wav")
-	err := a.r.SpoolEvidence(key, "audio/wav", bytes.NewReader(wav), EvidenceMeta{CaseID: a.cfg.CaseID, SiteID: a.cfg.SiteID,
-		Kind: "call-audio", DeviceID: a.cfg.DeviceID, Start: start, End: end})
-	if err != nil {
-		a.r.lost.Add(1)
-		a.r.log.Error("cannot spool call audio: this part is lost", "case", a.cfg.CaseID, "part", idx+1, "err", err)
-	}
-}
-
-// partWAV decodes a part's first n samples into a stereo WAV, a block at
-// a time through a 256-entry table (a part is 80,000 samples a leg).
-func (a *CallAudio) partWAV(pt *audioPart, n int) []byte {
-	var table [256]uint16
-	for i := range table {
-		table[i] = uint16(a.decode(byte(i)))
-	}
-	silence := table[a.silence]
-	b := wavHeader(n, 44+4*n)
-	b = b[:44+4*n]
-	out := b[44:]
-	for i := 0; i < n; i += blockSamples {
-		run := min(blockSamples, n-i)
-		l, r := pt.blocks[0][i/blockSamples], pt.blocks[1][i/blockSamples]
-		for k := range run {
-			ls, rs := silence, silence
-			if l != nil {
-				ls = table[l[k]]
-			}
-			if r != nil {
-				rs = table[r[k]]
-			}
-			o := out[4*(i+k):]
-			binary.LittleEndian.PutUint16(o, ls)
-			binary.LittleEndian.PutUint16(o[2:], rs)
-		}
-	}
-	return b
+func (a *CallAudio) store(idx int, pt *audioPart, _ int) {
+	a.storeOpus(idx, pt)
 }
 
 // stereoWAV is a 16-bit PCM WAV, left and right interleaved.
@@ -306,4 +278,149 @@ func wavHeader(n, size int) []byte {
 	b = append(b, "data"...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(4*n))
 	return b
+}
+
+// partWriter is the spool object a G.711 part is being written to; the
+// run goroutine's.
+type partWriter struct {
+	idx  int
+	w    *spool.Writer // nil when the part could not be spooled
+	lost bool
+}
+
+// stream writes G.711 parts into the spool as the call goes: every whole
+// second that is older than jitterMargin is decoded and written, so a call
+// holds about a second of audio in memory, not a part. A part is committed
+// when it is over (the last one, shorter, when the call ends: its header
+// is patched to its length).
+func (a *CallAudio) stream(final bool) {
+	for {
+		a.mu.Lock()
+		idx := a.written
+		start, end := idx*a.part, (idx+1)*a.part
+		if final && start >= a.maxPos {
+			a.mu.Unlock()
+			return
+		}
+		ready := int((time.Since(a.cfg.Start) - jitterMargin).Seconds() * callRate)
+		if final {
+			ready = a.maxPos
+		}
+		done := ready >= end
+		upto := min(ready, end) - start // samples of this part to write now
+		if !done && !final {
+			upto = upto / blockSamples * blockSamples // whole seconds while it is open
+		}
+		from := a.streamed
+		if upto <= from && !done {
+			a.mu.Unlock()
+			return
+		}
+		upto = max(upto, from)
+		// take the blocks out: they are written outside the lock, and no
+		// packet may land in them any more
+		var blocks [2][][]byte
+		if pt := a.parts[idx]; pt != nil {
+			for leg := range 2 {
+				for b := from / blockSamples; b*blockSamples < upto; b++ {
+					blocks[leg] = append(blocks[leg], pt.blocks[leg][b])
+					pt.blocks[leg][b] = nil
+				}
+			}
+		}
+		a.streamed = upto
+		if done || final {
+			delete(a.parts, idx)
+			a.written++
+			a.streamed = 0
+		}
+		a.mu.Unlock()
+		a.writePart(idx, from, upto, blocks, done || final)
+	}
+}
+
+// writePart writes samples [from, upto) of part idx (blocks holds the
+// blocks from from's on, nil where silent) and commits the part when last.
+func (a *CallAudio) writePart(idx, from, upto int, blocks [2][][]byte, last bool) {
+	start := a.cfg.Start.Add(time.Duration(idx*a.part) * time.Second / callRate)
+	if a.cur == nil || a.cur.idx != idx {
+		a.cur = &partWriter{idx: idx}
+		key := EvidenceKey(a.cfg.SiteID, a.cfg.CaseID, fmt.Sprintf("call-audio-%03d", idx+1), start, "wav")
+		w, err := a.r.createEvidence(key, "audio/wav", EvidenceMeta{CaseID: a.cfg.CaseID, SiteID: a.cfg.SiteID,
+			Kind: "call-audio", DeviceID: a.cfg.DeviceID, Start: start, End: start.Add(a.cfg.Part)})
+		if err == nil {
+			_, err = w.Write(wavHeader(a.part, 44)) // patched if the call ends first
+		}
+		if err != nil {
+			a.lose(idx, err)
+			if w != nil {
+				_ = w.Abort()
+			}
+		} else {
+			a.cur.w = w
+		}
+	}
+	cur := a.cur
+	if cur.w != nil && upto > from {
+		if _, err := cur.w.Write(a.decodeRange(from, upto, blocks)); err != nil {
+			_ = cur.w.Abort()
+			cur.w = nil
+			a.lose(idx, err)
+		}
+	}
+	if !last {
+		return
+	}
+	a.cur = nil
+	if cur.w == nil {
+		return
+	}
+	err := error(nil)
+	if upto < a.part {
+		err = cur.w.WriteAt(wavHeader(upto, 44), 0)
+	}
+	if err == nil {
+		err = cur.w.SetMetadata(metaEnd, formatTime(start.Add(time.Duration(upto)*time.Second/callRate)))
+	}
+	if err == nil {
+		_, err = cur.w.Commit()
+	} else {
+		_ = cur.w.Abort()
+	}
+	if err != nil {
+		a.lose(idx, err)
+	}
+}
+
+// decodeRange decodes samples [from, upto) of a part, from blocks (the
+// part's blocks from from's on), as interleaved 16-bit stereo.
+func (a *CallAudio) decodeRange(from, upto int, blocks [2][][]byte) []byte {
+	silence := a.table[a.silence]
+	out := make([]byte, 4*(upto-from))
+	for i := from; i < upto; i++ {
+		b, k := i/blockSamples-from/blockSamples, i%blockSamples
+		ls, rs := silence, silence
+		if b < len(blocks[0]) && blocks[0][b] != nil {
+			ls = a.table[blocks[0][b][k]]
+		}
+		if b < len(blocks[1]) && blocks[1][b] != nil {
+			rs = a.table[blocks[1][b][k]]
+		}
+		o := out[4*(i-from):]
+		binary.LittleEndian.PutUint16(o, ls)
+		binary.LittleEndian.PutUint16(o[2:], rs)
+	}
+	return out
+}
+
+// lose counts a part that cannot be stored, once.
+func (a *CallAudio) lose(idx int, err error) {
+	if a.cur != nil && a.cur.idx == idx {
+		if a.cur.lost {
+			return
+		}
+		a.cur.lost = true
+	}
+	a.r.lost.Add(1)
+	a.r.log.Error("cannot spool call audio: this part is lost", "case", a.cfg.CaseID, "part", idx+1, "err", err)
 }

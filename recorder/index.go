@@ -53,6 +53,17 @@ type EvidenceMeta struct {
 // SpoolEvidence queues an evidence object (call audio, a transcript) for
 // upload; it becomes a link of the case's evidence chain once stored.
 func (r *Recorder) SpoolEvidence(key, contentType string, data interface{ Read([]byte) (int, error) }, m EvidenceMeta) error {
+	_, err := r.spool.Put(key, data, objstore.PutOptions{ContentType: contentType, Metadata: evidenceMetadata(m)})
+	return err
+}
+
+// createEvidence starts an evidence object written as it is made (a call's
+// audio part), unbuffered: it stays open for the part's length.
+func (r *Recorder) createEvidence(key, contentType string, m EvidenceMeta) (*spool.Writer, error) {
+	return r.spool.Create(key, objstore.PutOptions{ContentType: contentType, Metadata: evidenceMetadata(m)}, spool.Unbuffered())
+}
+
+func evidenceMetadata(m EvidenceMeta) map[string]string {
 	md := map[string]string{metaKind: kindEvidence, metaEvidenceKind: m.Kind, metaCase: m.CaseID, metaSite: m.SiteID,
 		metaStart: formatTime(m.Start), metaEnd: formatTime(m.End)}
 	for k, v := range map[string]string{metaCamera: m.CameraID, metaDevice: m.DeviceID, metaTakenBy: m.TakenBy} {
@@ -60,8 +71,7 @@ func (r *Recorder) SpoolEvidence(key, contentType string, data interface{ Read([
 			md[k] = v
 		}
 	}
-	_, err := r.spool.Put(key, data, objstore.PutOptions{ContentType: contentType, Metadata: md})
-	return err
+	return md
 }
 
 // Index records an uploaded object in the index; it is the spool's

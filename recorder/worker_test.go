@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"github.com/attendant/attendant/internal/g711"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -310,4 +311,56 @@ func TestCallAudioJitter(t *testing.T) {
 			t.Fatalf("sample %d (packet %d) differs: %d in order, %d jittered", k, k/160, left(want, k), left(got, k+shift))
 		}
 	}
+}
+
+// TestCallAudioLive: during a real-time call each part is written as the
+// call goes and committed when it is over, before the call ends; the last,
+// shorter part gets its true length; a packet older than the jitter margin
+// is dropped rather than rewriting what is stored.
+func TestCallAudioLive(t *testing.T) {
+	rec, up := startRecorder(t, recorder.Config{})
+	start := time.Now().UTC()
+	a, err := rec.StartCallAudio(recorder.CallAudioConfig{CaseID: "case", SiteID: "site", DeviceID: "robot", Codec: "PCMU",
+		Part: 2 * time.Second, Start: start})
+	require.NoError(t, err)
+	loud := bytes.Repeat([]byte{0x00}, 160)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	const packets = 175 // 3.5 s
+	for i := range packets {
+		<-tick.C
+		a.Packet(false, uint32(i*160), loud, time.Now())
+		if i >= 50 { // the agent from 1 s
+			a.Packet(true, uint32(9000+i*160), loud, time.Now())
+		}
+	}
+	require.Len(t, up.segments(), 1, "the first part is stored while the call goes on")
+	a.Packet(false, uint32(10*160), bytes.Repeat([]byte{0x80}, 160), time.Now()) // 3 s late
+	a.Close()
+	require.Eventually(t, func() bool { return len(up.segments()) == 2 }, 10*time.Second, 20*time.Millisecond)
+	parts := up.segments()
+	slices.SortFunc(parts, func(a, b spool.Entry) int { return parseMeta(t, a, "start").Compare(parseMeta(t, b, "start")) })
+	var total time.Duration
+	for i, e := range parts {
+		rc, _, err := up.store.Get(context.Background(), e.Key, nil)
+		require.NoError(t, err)
+		wav, _ := io.ReadAll(rc)
+		rc.Close()
+		s, en := parseMeta(t, e, "start"), parseMeta(t, e, "end")
+		total += en.Sub(s)
+		samples := (len(wav) - 44) / 4
+		require.Equal(t, int(en.Sub(s).Seconds()*8000), samples, "part %d: header end and length agree", i)
+		require.Equal(t, uint32(len(wav)-8), binary.LittleEndian.Uint32(wav[4:]), "part %d: RIFF size", i)
+		require.Equal(t, uint32(len(wav)-44), binary.LittleEndian.Uint32(wav[40:]), "part %d: data size", i)
+		left := func(k int) int16 { return int16(binary.LittleEndian.Uint16(wav[44+4*k:])) }
+		right := func(k int) int16 { return int16(binary.LittleEndian.Uint16(wav[44+4*k+2:])) }
+		if i == 0 {
+			require.Equal(t, 16000, samples)
+			require.NotZero(t, left(1000), "the robot from the start")
+			require.Equal(t, g711.DecodeULaw(0x00), left(10*160+5), "the late packet did not overwrite stored audio")
+			require.Zero(t, right(4000), "the agent silent in the first second")
+			require.NotZero(t, right(12000))
+		}
+	}
+	require.InDelta(t, 3.5, total.Seconds(), 0.1, "the call's length")
 }

@@ -415,7 +415,7 @@ func (s *Spool) quarantineFiles(id string, reason error, size int64) {
 // objects are uploaded. It returns ErrSpoolFull when the spool is full,
 // and an error wrapping objstore.ErrInvalidKey or ErrInvalidMetadata for a
 // key or options the store would refuse.
-func (s *Spool) Create(key string, opts objstore.PutOptions) (*Writer, error) {
+func (s *Spool) Create(key string, opts objstore.PutOptions, options ...CreateOption) (*Writer, error) {
 	// objstore's own rules: an object it would refuse must not be queued
 	// only to fail every upload attempt.
 	if err := objstore.CheckPut(key, 0, opts); err != nil {
@@ -430,7 +430,7 @@ func (s *Spool) Create(key string, opts objstore.PutOptions) (*Writer, error) {
 		s.closeWriter(0)
 		return nil, fmt.Errorf("spool: create %s: %w", key, err)
 	}
-	return newWriter(s, id, key, opts, f), nil
+	return newWriter(s, id, key, opts, f, options...), nil
 }
 
 // Put spools the whole of r under key: Create, copy, Commit. On an error

@@ -600,3 +600,37 @@ func TestIndexFailureRetries(t *testing.T) {
 	requireObject(t, store, "rec/a.mp4", data)
 	require.GreaterOrEqual(t, sp.Stats().Failures, int64(3))
 }
+
+// TestPatchedUnbuffered: an unbuffered writer whose header is patched at
+// the end (WriteAt) commits the patched bytes with their SHA-256, and the
+// store gets exactly them; patching past what was written is refused.
+func TestPatchedUnbuffered(t *testing.T) {
+	store := newLocalStore(t)
+	log, _ := newLog(t)
+	var col collector
+	sp, err := spool.New(spool.Config{Dir: filepath.Join(t.TempDir(), "spool"), RetryMin: 10 * time.Millisecond,
+		RetryMax: 100 * time.Millisecond, OnUploaded: col.add, Log: log}, store)
+	require.NoError(t, err)
+	stop := startRun(t, sp)
+	defer stop()
+
+	w, err := sp.Create("calls/abc/part-001.wav", objstore.PutOptions{ContentType: "audio/wav"}, spool.Unbuffered())
+	require.NoError(t, err)
+	header := []byte("HDR:len=????")
+	_, err = w.Write(header)
+	require.NoError(t, err)
+	body := payload(50_000, 7)
+	for chunk := range slices.Chunk(body, 8000) {
+		_, err := w.Write(chunk)
+		require.NoError(t, err)
+	}
+	require.Error(t, w.WriteAt([]byte("x"), w.Size()), "only what was written can be patched")
+	require.NoError(t, w.WriteAt([]byte("0042"), 8))
+	e, err := w.Commit()
+	require.NoError(t, err)
+	want := append([]byte("HDR:len=0042"), body...)
+	require.Equal(t, sha(want), e.SHA256, "the sidecar's hash is of the patched bytes")
+	require.ErrorIs(t, w.WriteAt([]byte("x"), 0), spool.ErrWriterClosed)
+	waitFor(t, 10*time.Second, "upload", func() bool { return sp.Stats().Uploaded == 1 })
+	requireObject(t, store, "calls/abc/part-001.wav", want)
+}

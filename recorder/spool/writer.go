@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -31,18 +32,37 @@ type Writer struct {
 	h    hash.Hash
 	n    int64 // bytes accepted, all reserved in the spool
 	done bool
+	// patched: WriteAt changed bytes already hashed; Commit hashes the
+	// file again
+	patched    bool
+	unbuffered bool
 }
 
-func newWriter(s *Spool, id, key string, opts objstore.PutOptions, f *os.File) *Writer {
-	return &Writer{
+// CreateOption changes how Create writes.
+type CreateOption func(*Writer)
+
+// Unbuffered writes each Write straight to the file: for an object written
+// in a few large pieces over a long time (a call's audio, a second at a
+// time), where a 64 KiB buffer per open object would cost more memory than
+// the writes save system calls.
+func Unbuffered() CreateOption { return func(w *Writer) { w.unbuffered = true } }
+
+func newWriter(s *Spool, id, key string, opts objstore.PutOptions, f *os.File, options ...CreateOption) *Writer {
+	w := &Writer{
 		s:    s,
 		id:   id,
 		key:  key,
 		opts: (&sidecar{ContentType: opts.ContentType, Metadata: opts.Metadata}).putOptions(),
 		f:    f,
-		buf:  bufio.NewWriterSize(f, writeBuffer),
 		h:    sha256.New(),
 	}
+	for _, o := range options {
+		o(w)
+	}
+	if !w.unbuffered {
+		w.buf = bufio.NewWriterSize(f, writeBuffer)
+	}
+	return w
 }
 
 // Write appends p. When the spool is full it writes nothing and returns
@@ -58,7 +78,13 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if err := w.s.reserve(w.key, int64(len(p))); err != nil {
 		return 0, fmt.Errorf("spool: write %s: %w", w.key, err)
 	}
-	n, err := w.buf.Write(p)
+	var n int
+	var err error
+	if w.buf != nil {
+		n, err = w.buf.Write(p)
+	} else {
+		n, err = w.f.Write(p)
+	}
 	w.h.Write(p[:n])
 	w.n += int64(n)
 	if n < len(p) {
@@ -68,6 +94,27 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return n, fmt.Errorf("spool: write %s: %w", w.key, err)
 	}
 	return n, nil
+}
+
+// WriteAt overwrites bytes already written, at off (a header whose
+// length is known only at the end). Commit then hashes the file again.
+func (w *Writer) WriteAt(p []byte, off int64) error {
+	if w.done {
+		return ErrWriterClosed
+	}
+	if off < 0 || off+int64(len(p)) > w.n {
+		return fmt.Errorf("spool: patch %s: bytes %d..%d of %d written", w.key, off, off+int64(len(p)), w.n)
+	}
+	if w.buf != nil {
+		if err := w.buf.Flush(); err != nil {
+			return fmt.Errorf("spool: patch %s: %w", w.key, err)
+		}
+	}
+	if _, err := w.f.WriteAt(p, off); err != nil {
+		return fmt.Errorf("spool: patch %s: %w", w.key, err)
+	}
+	w.patched = true
+	return nil
 }
 
 // Size returns the number of bytes written so far.
@@ -105,11 +152,15 @@ func (w *Writer) Commit() (Entry, error) {
 		Version:     sidecarVersion,
 		Key:         w.key,
 		Size:        w.n,
-		SHA256:      hex.EncodeToString(w.h.Sum(nil)),
 		ContentType: w.opts.ContentType,
 		Metadata:    w.opts.Metadata,
 	}
-	if err := w.commit(&sc); err != nil {
+	err := w.rehash()
+	if err == nil {
+		sc.SHA256 = hex.EncodeToString(w.h.Sum(nil))
+		err = w.commit(&sc)
+	}
+	if err != nil {
 		// the sidecar first: without it the rest is not an entry
 		for _, ext := range []string{extSidecar, extData, extPart} {
 			_ = os.Remove(filepath.Join(w.s.dir, w.id+ext))
@@ -121,8 +172,37 @@ func (w *Writer) Commit() (Entry, error) {
 	return sc.entry(), nil
 }
 
+// rehash hashes the written file again after WriteAt.
+func (w *Writer) rehash() error {
+	if !w.patched {
+		return nil
+	}
+	if w.buf != nil {
+		if err := w.buf.Flush(); err != nil {
+			return err
+		}
+	}
+	f, err := os.Open(filepath.Join(w.s.dir, w.id+extPart))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w.h.Reset()
+	n, err := io.Copy(w.h, f)
+	if err != nil {
+		return err
+	}
+	if n != w.n {
+		return fmt.Errorf("rehash: %d bytes on disk, %d written", n, w.n)
+	}
+	return nil
+}
+
 func (w *Writer) commit(sc *sidecar) error {
-	err := w.buf.Flush()
+	var err error
+	if w.buf != nil {
+		err = w.buf.Flush()
+	}
 	if err == nil {
 		err = w.f.Sync()
 	}
