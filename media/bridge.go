@@ -383,15 +383,19 @@ func (s *legShare) forward(b []byte) {
 // numbers and timestamps.
 func (br *Bridge) agentToLeg(tr *webrtc.TrackRemote) {
 	s := br.share
+	// one buffer and packet for the call's life: ReadRTP would allocate a
+	// buffer per packet
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
 	for {
-		pkt, _, err := tr.ReadRTP()
+		n, _, err := tr.Read(buf)
 		if err != nil {
 			return
 		}
-		if s.active.Load() != br {
+		if s.active.Load() != br || pkt.Unmarshal(buf[:n]) != nil {
 			continue // a handover not answered yet, or already replaced
 		}
-		if err := s.writeLeg(pkt); err != nil && br.ctx.Err() != nil {
+		if err := s.writeLeg(&pkt); err != nil && br.ctx.Err() != nil {
 			return
 		}
 	}

@@ -86,8 +86,10 @@ type audioPart struct {
 	packets [2][]opusPacket // Opus: each leg's packets, as they came
 }
 
-// blockSamples is the size of one block of a part: a second of G.711.
-const blockSamples = callRate
+// blockSamples is the size of one block of a part: a quarter second of
+// G.711 (the ticker's period), so that little more than the jitter margin
+// waits in memory.
+const blockSamples = callRate / 4
 
 func (a *CallAudio) newPart() *audioPart {
 	p := &audioPart{}
@@ -289,8 +291,8 @@ type partWriter struct {
 }
 
 // stream writes G.711 parts into the spool as the call goes: every whole
-// second that is older than jitterMargin is decoded and written, so a call
-// holds about a second of audio in memory, not a part. A part is committed
+// block that is older than jitterMargin is decoded and written, so a call
+// holds under a second of audio in memory, not a part. A part is committed
 // when it is over (the last one, shorter, when the call ends: its header
 // is patched to its length).
 func (a *CallAudio) stream(final bool) {
@@ -309,7 +311,7 @@ func (a *CallAudio) stream(final bool) {
 		done := ready >= end
 		upto := min(ready, end) - start // samples of this part to write now
 		if !done && !final {
-			upto = upto / blockSamples * blockSamples // whole seconds while it is open
+			upto = upto / blockSamples * blockSamples // whole blocks while it is open
 		}
 		from := a.streamed
 		if upto <= from && !done {
