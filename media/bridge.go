@@ -166,6 +166,18 @@ func (b *Bridger) Start(ctx context.Context, leg CallLeg, codec CallCodec) (*Bri
 			s.pump()
 		}()
 	}
+	if cl, ok := leg.(interface{ Context() context.Context }); ok {
+		// the leg's end closes the share, the share's end lets go of the
+		// leg: no goroutine waits for either (a call has enough of those)
+		stopLeg := context.AfterFunc(cl.Context(), s.closeAll)
+		context.AfterFunc(sctx, func() {
+			stopLeg()
+			if pushes != nil {
+				pushes.SetRTPHandler(nil)
+			}
+		})
+		return br, offer, nil
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -255,11 +255,25 @@ func TestBridgeHandover(t *testing.T) {
 }
 
 // pushLeg is a leg that hands packets to the bridge's function on its own
-// goroutine, as sip.Call does.
+// goroutine and has a context that ends with it, as sip.Call does.
 type pushLeg struct {
 	*memLeg
 	mu      sync.Mutex
 	handler func([]byte)
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+func newPushLeg() *pushLeg {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &pushLeg{memLeg: newMemLeg(), ctx: ctx, cancel: cancel}
+}
+
+func (l *pushLeg) Context() context.Context { return l.ctx }
+
+func (l *pushLeg) end() {
+	l.memLeg.end()
+	l.cancel()
 }
 
 func (l *pushLeg) SetRTPHandler(fn func([]byte)) {
@@ -283,11 +297,12 @@ func (l *pushLeg) push(b []byte) bool {
 
 // TestBridgePushLeg: with a leg that pushes, the bridge forwards from the
 // leg's goroutine (no reader of its own: ReadRTP is never called), reuses
-// nothing the leg keeps, and lets go of the leg when it ends.
+// nothing the leg keeps, and lets go of the leg when its context ends —
+// with no goroutine of the bridge's waiting for it.
 func TestBridgePushLeg(t *testing.T) {
 	b, err := NewBridger(ICEConfig{IncludeLoopback: true, IPs: []string{"127.0.0.1"}}, nil)
 	require.NoError(t, err)
-	leg := &pushLeg{memLeg: newMemLeg()}
+	leg := newPushLeg()
 	defer leg.end()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

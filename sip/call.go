@@ -307,6 +307,11 @@ func (c *Call) ReadRTP(buf []byte) (int, error) {
 	}
 }
 
+// Context is done when the call ends (or the server stops): for code that
+// must react to the end without a goroutine waiting on Done
+// (context.AfterFunc).
+func (c *Call) Context() context.Context { return c.hctx }
+
 // SetRTPHandler has fn take every audio packet the robot sends (its codec's
 // payload type: RFC 4733 events still become EventDTMF), called on the
 // call's RTP reading goroutine, instead of queueing them for ReadRTP: no
