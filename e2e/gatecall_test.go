@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -543,7 +544,7 @@ const sippAwaitBye = `
 // gateRobotScenario: once answered, the robot reports its display (a MESSAGE
 // in the dialog), then takes the agent's hold and resume re-INVITEs
 // (sendonly answered recvonly, then sendrecv) and the BYE.
-const gateRobotScenario = sippRegisterInvite + `
+var gateRobotScenario = sippRegisterInvite + `
   <pause milliseconds="500"/>
   <send retrans="500">
     <![CDATA[
@@ -564,84 +565,7 @@ const gateRobotScenario = sippRegisterInvite + `
   </send>
   <recv response="200"/>
 
-  <recv request="INVITE" timeout="60000">
-    <action>
-      <ereg regexp="a=sendonly" search_in="body" check_it="true" assign_to="hold"/>
-    </action>
-  </recv>
-  <Reference variables="hold"/>
-  <nop>
-    <action>
-      <exec rtp_stream="pause"/>
-    </action>
-  </nop>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=- 1 2 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [rtpstream_audio_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=recvonly
-
-    ]]>
-  </send>
-  <recv request="ACK"/>
-
-  <recv request="INVITE" timeout="60000">
-    <action>
-      <ereg regexp="a=sendrecv" search_in="body" check_it="true" assign_to="resume"/>
-    </action>
-  </recv>
-  <Reference variables="resume"/>
-  <nop>
-    <action>
-      <exec rtp_stream="resume"/>
-    </action>
-  </nop>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=- 1 3 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [rtpstream_audio_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=sendrecv
-
-    ]]>
-  </send>
-  <recv request="ACK"/>
-` + sippAwaitBye
+` + sippReinvite("sendonly", "hold", "pause", 2, "recvonly") + sippReinvite("sendrecv", "resume", "resume", 3, "sendrecv") + sippAwaitBye
 
 // calloutRobotScenario: the robot registers, reports a vehicle waiting
 // since SINCE (replaced by the test), and stays up for -d ms while the
@@ -710,3 +634,50 @@ const calloutRobotScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 // transferRobotScenario: the robot talks until the agent (whoever has the
 // call by then) hangs up.
 const transferRobotScenario = sippRegisterInvite + sippAwaitBye
+
+// sippReinvite is a robot's side of a re-INVITE inside its call: the offer
+// must say a=<want> (checked: the scenario fails otherwise), the robot's
+// stream is paused or resumed (rtp), and it answers its SDP version
+// <version> with a=<answer>.
+func sippReinvite(want, name, rtp string, version int, answer string) string {
+	return fmt.Sprintf(`
+  <recv request="INVITE" timeout="60000">
+    <action>
+      <ereg regexp="a=%[1]s" search_in="body" check_it="true" assign_to="%[2]s"/>
+    </action>
+  </recv>
+  <Reference variables="%[2]s"/>
+  <nop>
+    <action>
+      <exec rtp_stream="%[3]s"/>
+    </action>
+  </nop>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=- 1 %[4]d IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [rtpstream_audio_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=%[5]s
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+`, want, name, rtp, version, answer)
+}
