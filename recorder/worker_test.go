@@ -334,7 +334,9 @@ func TestCallAudioLive(t *testing.T) {
 			a.Packet(true, uint32(9000+i*160), loud, time.Now())
 		}
 	}
-	require.Len(t, up.segments(), 1, "the first part is stored while the call goes on")
+	// before Close: the first part was committed while the call went on
+	require.Eventually(t, func() bool { return len(up.segments()) == 1 }, 10*time.Second, 20*time.Millisecond,
+		"the first part is stored while the call goes on")
 	a.Packet(false, uint32(10*160), bytes.Repeat([]byte{0x80}, 160), time.Now()) // 3 s late
 	a.Close()
 	require.Eventually(t, func() bool { return len(up.segments()) == 2 }, 10*time.Second, 20*time.Millisecond)
