@@ -428,11 +428,11 @@ func TestGateCallOut(t *testing.T) {
 	require.Equal(t, g.dev.ID, string(c.DeviceID))
 }
 
-// sippRegisterInvite is the start of both robots: digest REGISTER, INVITE
-// (PCMU), 180/200 once an agent answers, ACK, and the tone looping.
-const sippRegisterInvite = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+// sippRegister opens a robot's scenario: a digest REGISTER as its device.
+func sippRegister(name string) string {
+	return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="gate robot">
+<scenario name="` + name + `">
   <send retrans="500">
     <![CDATA[
 
@@ -470,7 +470,12 @@ const sippRegisterInvite = `<?xml version="1.0" encoding="ISO-8859-1" ?>
     ]]>
   </send>
   <recv response="200"/>
+`
+}
 
+// sippRegisterInvite is the start of both calling robots: REGISTER, INVITE
+// (PCMU), 180/200 once an agent answers, ACK, and the tone looping.
+var sippRegisterInvite = sippRegister("gate robot") + `
   <send retrans="500">
     <![CDATA[
 
@@ -570,47 +575,7 @@ var gateRobotScenario = sippRegisterInvite + `
 // calloutRobotScenario: the robot registers, reports a vehicle waiting
 // since SINCE (replaced by the test), and stays up for -d ms while the
 // server's INVITE is answered by dial_answer_ooc.xml.
-const calloutRobotScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="congested lane robot">
-  <send retrans="500">
-    <![CDATA[
-
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Expires: 120
-      User-Agent: sipp-robot
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="401" auth="true"/>
-  <send retrans="500">
-    <![CDATA[
-
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
-      [authentication]
-      Max-Forwards: 70
-      Expires: 120
-      User-Agent: sipp-robot
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-  <send retrans="500">
+var calloutRobotScenario = sippRegister("congested lane robot") + `  <send retrans="500">
     <![CDATA[
 
       MESSAGE sip:service@[remote_ip]:[remote_port] SIP/2.0
@@ -633,7 +598,7 @@ const calloutRobotScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 
 // transferRobotScenario: the robot talks until the agent (whoever has the
 // call by then) hangs up.
-const transferRobotScenario = sippRegisterInvite + sippAwaitBye
+var transferRobotScenario = sippRegisterInvite + sippAwaitBye
 
 // sippReinvite is a robot's side of a re-INVITE inside its call: the offer
 // must say a=<want> (checked: the scenario fails otherwise), the robot's
