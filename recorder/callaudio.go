@@ -214,7 +214,8 @@ func (a *CallAudio) Close() {
 	<-a.done
 }
 
-// flush stores the parts that are over (all of them at the end).
+// flush stores the parts that are over (all of them at the end): G.711
+// is streamed as it comes (stream); an Opus part is muxed whole.
 func (a *CallAudio) flush(final bool) {
 	if !a.opus {
 		a.stream(final)
@@ -235,21 +236,12 @@ func (a *CallAudio) flush(final bool) {
 		}
 		pt := a.parts[idx]
 		delete(a.parts, idx)
-		n := a.part
-		if final && end > a.maxPos {
-			n = a.maxPos - idx*a.part
-		}
 		a.written++
 		a.mu.Unlock()
-		if pt == nil {
-			pt = a.newPart()
+		if pt != nil { // a part nobody spoke in has no file
+			a.storeOpus(idx, pt)
 		}
-		a.store(idx, pt, n)
 	}
-}
-
-func (a *CallAudio) store(idx int, pt *audioPart, _ int) {
-	a.storeOpus(idx, pt)
 }
 
 // stereoWAV is a 16-bit PCM WAV, left and right interleaved.
