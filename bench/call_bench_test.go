@@ -31,7 +31,9 @@ func callBenchConfig() callConfig {
 // the WebRTC bridges, the call recorder) in this process; pion agents in a
 // child process accept, answer and talk back. It reports the server's CPU
 // and memory per call at 10 to 200 calls held, packet loss both ways and
-// jitter, setup times at fixed rates, and the goroutines around 1,000 calls.
+// jitter, the same packets through a bare UDP relay (the machine's
+// floor), setup times at fixed rates, and the goroutines around 1,000
+// calls.
 // Each phase measures once whatever b.N is; run it with -benchtime 1x:
 //
 //	go test -run '^$' -bench BenchmarkCalls -benchtime 1x ./bench/
@@ -50,6 +52,12 @@ func BenchmarkCalls(b *testing.B) {
 			b.ReportMetric(kib(w.perCall.heap+w.perCall.stacks), "KiB/call")
 			b.ReportMetric(w.r2aLoss()*100, "%loss-robot-agent")
 			b.ReportMetric(w.a2rLoss()*100, "%loss-agent-robot")
+		})
+		b.Run(fmt.Sprintf("floor=%d", n), func(b *testing.B) {
+			f := h.floor(b, n)
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(f.cores()*100, "%cpu")
+			b.ReportMetric(f.callsPerCore(), "calls/core")
 		})
 	}
 	for _, rate := range cfg.setupRates {
@@ -94,6 +102,9 @@ func TestCallBenchSmoke(t *testing.T) {
 	if w.r2aRx <= 0 || w.a2rForwarded <= 0 || len(w.jitterMs) != 2 {
 		t.Errorf("audio: %d packets robot → agent, %d agent → robot, jitter of %d calls; want packets both ways, 2 calls",
 			w.r2aRx, w.a2rForwarded, len(w.jitterMs))
+	}
+	if f := h.floor(t, 2); f.cpu <= 0 || f.relayed <= 0 {
+		t.Errorf("bare relay: CPU %v, %d packets relayed; want both > 0", f.cpu, f.relayed)
 	}
 	if s := h.setups(t, 5); len(s.invite) != cfg.setupCalls || len(s.agent) != cfg.setupCalls {
 		t.Errorf("setups: %d timed at the robot, %d at the agents; want %d", len(s.invite), len(s.agent), cfg.setupCalls)

@@ -45,6 +45,7 @@ type callHarness struct {
 type callResults struct {
 	idle    *idleWindow // agents connected, robots registered, no call
 	windows []callWindow
+	floors  []relayWindow // the bare relay with the same packets as windows[i]
 	setups  []callSetups
 	churn   *callChurn
 }

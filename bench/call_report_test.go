@@ -30,6 +30,20 @@ func (r *callResults) table(cfg callConfig) string {
 		}
 		b.WriteString("\n")
 	}
+	if len(r.floors) > 0 {
+		b.WriteString("The floor: the same packets through a bare UDP relay in the server's place (two loopback sockets a call, " +
+			"a goroutine reading each, one recvmsg and one sendto per packet; no SIP, SRTP or recording), same run:\n\n")
+		b.WriteString("| calls | relay CPU | relay calls / core | received back / sent over the window | server CPU ÷ relay CPU |\n|---:|---:|---:|---:|---:|\n")
+		for i := range r.floors {
+			f := &r.floors[i]
+			ratio := "–"
+			if w := r.window(f.n); w != nil && f.cores() > 0 {
+				ratio = fmt.Sprintf("%.1f×", w.cores()/f.cores())
+			}
+			fmt.Fprintf(&b, "| %d | %.1f %% | %.0f | %s | %s |\n", f.n, f.cores()*100, f.callsPerCore(), fmt.Sprintf("%d / %d", f.relayed, f.sent), ratio)
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "| measure | result | aim | met |\n|---|---|---|---|\n")
 	row := func(measure, result, aim string, met *bool) {
 		m := ""
@@ -51,6 +65,10 @@ func (r *callResults) table(cfg callConfig) string {
 		row("bridged G.711 calls per core of the server, over idle, best row",
 			fmt.Sprintf("%.0f at %d calls (%.2f %% of a core per call; %.0f counting the idle server too)", cpc, best.n,
 				best.overIdle(r.idle)*100, best.callsPerCore()), "≥ 400", yes(cpc >= 400))
+		if f := r.floorOf(best.n); f != nil {
+			row(fmt.Sprintf("the machine's floor at %d calls: the same packets through a bare UDP relay, same run", best.n),
+				fmt.Sprintf("%.0f calls per core; the server uses %.1f× the relay's CPU", f.callsPerCore(), best.cores()/f.cores()), "", nil)
+		}
 		worst := 0.0
 		for i := range r.windows {
 			worst = max(worst, r.windows[i].r2aLoss(), r.windows[i].a2rLoss())
@@ -89,6 +107,26 @@ func (r *callResults) table(cfg callConfig) string {
 			"flat", yes(c.settled <= c.before && c.callsAfter == 0 && c.failed == 0))
 	}
 	return b.String()
+}
+
+// window is the calls window of n calls, or nil.
+func (r *callResults) window(n int) *callWindow {
+	for i := range r.windows {
+		if r.windows[i].n == n {
+			return &r.windows[i]
+		}
+	}
+	return nil
+}
+
+// floorOf is the bare relay's window of n calls, or nil.
+func (r *callResults) floorOf(n int) *relayWindow {
+	for i := range r.floors {
+		if r.floors[i].n == n && r.floors[i].cores() > 0 {
+			return &r.floors[i]
+		}
+	}
+	return nil
 }
 
 func lossOf(got, want int64) string {

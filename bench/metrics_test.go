@@ -131,8 +131,10 @@ func kib(b int64) float64 { return float64(b) / 1024 }
 // to see what the per-viewer or per-call figure is made of.
 const heapProfileEnv = "ATTENDANT_BENCH_HEAPPROFILE"
 
-// heapProfile writes the heap profile of this process as name.pprof into
-// the directory heapProfileEnv names; it does nothing when that is unset.
+// heapProfile writes the heap profile of this process as name.pprof, and
+// its goroutines grouped by stack as name.goroutines.txt (what a call's
+// stacks are made of), into the directory heapProfileEnv names; it does
+// nothing when that is unset.
 func heapProfile(tb testing.TB, name string) {
 	tb.Helper()
 	dir := os.Getenv(heapProfileEnv)
@@ -146,5 +148,13 @@ func heapProfile(tb testing.TB, name string) {
 	defer f.Close()
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		tb.Fatalf("heap profile: %v", err)
+	}
+	g, err := os.Create(filepath.Join(dir, name+".goroutines.txt"))
+	if err != nil {
+		tb.Fatalf("goroutine profile: %v", err)
+	}
+	defer g.Close()
+	if err := pprof.Lookup("goroutine").WriteTo(g, 1); err != nil {
+		tb.Fatalf("goroutine profile: %v", err)
 	}
 }
