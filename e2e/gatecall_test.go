@@ -546,10 +546,15 @@ const sippAwaitBye = `
 </scenario>
 `
 
-// gateRobotScenario: once answered, the robot reports its display (a MESSAGE
-// in the dialog), then takes the agent's hold and resume re-INVITEs
+// gateRobotScenario: once answered, the robot reports its display
+// (sippReportState), then takes the agent's hold and resume re-INVITEs
 // (sendonly answered recvonly, then sendrecv) and the BYE.
-var gateRobotScenario = sippRegisterInvite + `
+var gateRobotScenario = sippRegisterInvite + sippReportState +
+	sippReinvite("sendonly", "hold", "pause", 2, "recvonly") + sippReinvite("sendrecv", "resume", "resume", 3, "sendrecv") + sippAwaitBye
+
+// sippReportState: half a second into the call the robot reports its state
+// (a MESSAGE in the dialog: display text, gate closed, plate A12345).
+const sippReportState = `
   <pause milliseconds="500"/>
   <send retrans="500">
     <![CDATA[
@@ -569,8 +574,7 @@ var gateRobotScenario = sippRegisterInvite + `
     ]]>
   </send>
   <recv response="200"/>
-
-` + sippReinvite("sendonly", "hold", "pause", 2, "recvonly") + sippReinvite("sendrecv", "resume", "resume", 3, "sendrecv") + sippAwaitBye
+`
 
 // calloutRobotScenario: the robot registers, reports a vehicle waiting
 // since SINCE (replaced by the test), and stays up for -d ms while the
