@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/attendant/attendant/recorder/spool"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/attendant/attendant/internal/g711"
@@ -46,14 +47,15 @@ type CallAudioConfig struct {
 }
 
 // CallAudio records one call. Packet is safe to call from the two
-// forwarding goroutines; a ticker goroutine writes finished parts.
+// forwarding goroutines; the Recorder's call flusher (one goroutine for
+// all calls) writes what is ready every quarter second, Close the rest.
 type CallAudio struct {
 	r       *Recorder
 	cfg     CallAudioConfig
 	decode  func(byte) int16
 	table   [256]uint16 // decode, as the WAV's little-endian samples
 	silence byte        // the codec's zero sample
-	cur     *partWriter // the part being written (run goroutine)
+	cur     *partWriter // the part being written (under flushMu)
 	part    int         // samples per part
 	rate    int         // samples per second (the RTP clock)
 	opus    bool        // packets kept as they are, per leg (callaudio_opus.go)
@@ -67,8 +69,11 @@ type CallAudio struct {
 	streamed int
 	maxPos   int // one past the last sample placed
 	closed   bool
-	stop     chan struct{}
-	done     chan struct{}
+
+	// flushMu: one flush at a time, the flusher's or Close's; finished
+	// once Close has stored the last part
+	flushMu  sync.Mutex
+	finished bool
 }
 
 type legClock struct {
@@ -133,13 +138,13 @@ func (r *Recorder) StartCallAudio(cfg CallAudioConfig) (*CallAudio, error) {
 		cfg.Start = time.Now()
 	}
 	a := &CallAudio{r: r, cfg: cfg, decode: dec, silence: silence, part: int(cfg.Part.Seconds() * float64(rate)), rate: rate, opus: opus,
-		parts: map[int]*audioPart{}, stop: make(chan struct{}), done: make(chan struct{})}
+		parts: map[int]*audioPart{}}
 	if dec != nil {
 		for i := range a.table {
 			a.table[i] = uint16(dec(byte(i)))
 		}
 	}
-	go a.run()
+	r.calls.add(a)
 	return a, nil
 }
 
@@ -185,33 +190,101 @@ func (a *CallAudio) Packet(fromAgent bool, ts uint32, payload []byte, at time.Ti
 	}
 }
 
-func (a *CallAudio) run() {
-	defer close(a.done)
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-a.stop:
-			a.flush(true)
-			return
-		case <-t.C:
-			a.flush(false)
-		}
+// tick writes what is ready; the flusher calls it every quarter second.
+func (a *CallAudio) tick() {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	if !a.finished {
+		a.flush(false)
 	}
 }
 
 // Close stores what is left; it returns when the last part is spooled.
 func (a *CallAudio) Close() {
 	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		<-a.done
-		return
-	}
 	a.closed = true
 	a.mu.Unlock()
-	close(a.stop)
-	<-a.done
+	a.r.calls.remove(a)
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	if !a.finished {
+		a.flush(true)
+		a.finished = true
+	}
+}
+
+// callFlusher is the one goroutine that writes every recorded call's
+// audio into the spool, every quarter second: a goroutine and a timer per
+// call was one of the many goroutines a call holds (issue 4's memory aim).
+// It runs while there are calls and stops with the last one.
+type callFlusher struct {
+	mu    sync.Mutex
+	calls map[*CallAudio]struct{}
+	stop  chan struct{} // closed when the last call is removed; nil: not running
+}
+
+// flushWorkers is how many calls are written at once: a part's commit
+// syncs files and indexes the part, and one slow call must not hold up
+// the others' quarter-second writes.
+const flushWorkers = 4
+
+func (f *callFlusher) add(a *CallAudio) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.calls == nil {
+		f.calls = map[*CallAudio]struct{}{}
+	}
+	f.calls[a] = struct{}{}
+	if f.stop == nil {
+		f.stop = make(chan struct{})
+		go f.run(f.stop)
+	}
+}
+
+func (f *callFlusher) remove(a *CallAudio) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.calls, a)
+	if len(f.calls) == 0 && f.stop != nil {
+		close(f.stop)
+		f.stop = nil
+	}
+}
+
+func (f *callFlusher) run(stop <-chan struct{}) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	var batch []*CallAudio
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		batch = batch[:0]
+		for a := range f.calls {
+			batch = append(batch, a)
+		}
+		f.mu.Unlock()
+		if len(batch) <= 1 {
+			for _, a := range batch {
+				a.tick()
+			}
+			continue
+		}
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range min(flushWorkers, len(batch)) {
+			wg.Go(func() {
+				for i := next.Add(1) - 1; i < int64(len(batch)); i = next.Add(1) - 1 {
+					batch[i].tick()
+				}
+			})
+		}
+		wg.Wait()
+		clear(batch)
+	}
 }
 
 // flush stores the parts that are over (all of them at the end): G.711
@@ -274,8 +347,8 @@ func wavHeader(n, size int) []byte {
 	return b
 }
 
-// partWriter is the spool object a G.711 part is being written to; the
-// run goroutine's.
+// partWriter is the spool object a G.711 part is being written to
+// (guarded by CallAudio.flushMu).
 type partWriter struct {
 	idx  int
 	w    *spool.Writer // nil when the part could not be spooled

@@ -116,6 +116,8 @@ type Recorder struct {
 
 	segments, clips, dropped, lost atomic.Int64
 
+	calls callFlusher // writes the recorded calls' audio
+
 	mu      sync.Mutex
 	cams    map[string]*camWorker
 	runCtx  context.Context // nil until Run

@@ -186,35 +186,42 @@ func (h *Hub) handle(ctx context.Context, c Call) {
 	log := h.log.With("call", c.ID(), "case", cs.ID, "device", dev.ID)
 	log.Info("call ringing")
 
-	go h.forwardEvents(ctx, ac)
+	// this goroutine also forwards the robot's events (DTMF, hold) to the
+	// agent: a call has enough goroutines of pion's and sip's
 	reason := ""
 	timer := time.NewTimer(h.cfg.RingTimeout)
 	defer timer.Stop()
-	select {
-	case <-ac.accepted:
-		// the agent's browser must connect too, or the robot would ring on
-		timer.Reset(h.cfg.RingTimeout)
+	accepted, answered, timeout := ac.accepted, (<-chan struct{})(nil), timer.C
+	events := c.Events()
+wait:
+	for {
 		select {
-		case <-ac.answerCh:
-			select {
-			case <-c.Done():
-			case <-ctx.Done():
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
 			}
-		case <-timer.C:
-			reason = "agent did not connect"
+			h.forwardEvent(ac, ev)
+		case <-accepted:
+			// the agent's browser must connect too, or the robot would ring on
+			timer.Reset(h.cfg.RingTimeout)
+			accepted, answered = nil, ac.answerCh
+		case <-answered:
+			answered, timeout = nil, nil
+		case <-timeout:
+			reason = "missed"
+			if answered != nil {
+				reason = "agent did not connect"
+			}
 			if err := c.Reject(480, "Temporarily Unavailable"); err != nil {
-				log.Warn("refuse a call its agent did not connect to", "err", err)
+				log.Warn("refuse a call nobody answered", "reason", reason, "err", err)
 			}
+			break wait
 		case <-c.Done():
+			break wait
 		case <-ctx.Done():
+			break wait
 		}
-	case <-timer.C:
-		reason = "missed"
-		if err := c.Reject(480, "Temporarily Unavailable"); err != nil {
-			log.Warn("refuse unanswered call", "err", err)
-		}
-	case <-c.Done():
-	case <-ctx.Done():
 	}
 	if reason == "" {
 		reason = c.EndReason()
@@ -282,33 +289,41 @@ func (h *Hub) end(ctx context.Context, ac *activeCall, reason string) {
 	h.log.Info("call ended", "call", ac.info.ID, "reason", reason, "answered", answered)
 }
 
-func (h *Hub) forwardEvents(ctx context.Context, ac *activeCall) {
+// forwardEvent passes one of the robot's call events to the call's agent.
+func (h *Hub) forwardEvent(ac *activeCall, ev sip.CallEvent) {
+	if ev.Local {
+		return // our own hold: the hub confirmed it to the agent already
+	}
+	var m Message
+	switch ev.Kind {
+	case sip.EventDTMF:
+		m = Message{Type: TypeDTMF, CallID: ac.info.ID, Digit: string(ev.Digit)}
+	case sip.EventHold:
+		m = Message{Type: TypeHold, CallID: ac.info.ID, State: "hold", By: "robot"}
+	case sip.EventResume:
+		m = Message{Type: TypeHold, CallID: ac.info.ID, State: "resume", By: "robot"}
+	default:
+		return
+	}
+	h.mu.Lock()
+	agentID := ac.info.AgentID
+	h.mu.Unlock()
+	if agentID != "" {
+		h.sendTo(agentID, m)
+	}
+}
+
+// waitEvents forwards the call's events to its agent until it ends.
+func (h *Hub) waitEvents(ctx context.Context, ac *activeCall) {
+	events := ac.c.Events()
 	for {
 		select {
-		case ev, ok := <-ac.c.Events():
+		case ev, ok := <-events:
 			if !ok {
-				return
-			}
-			h.mu.Lock()
-			agentID := ac.info.AgentID
-			h.mu.Unlock()
-			var m Message
-			if ev.Local {
-				continue // our own hold: the hub confirmed it to the agent already
-			}
-			switch ev.Kind {
-			case sip.EventDTMF:
-				m = Message{Type: TypeDTMF, CallID: ac.info.ID, Digit: string(ev.Digit)}
-			case sip.EventHold:
-				m = Message{Type: TypeHold, CallID: ac.info.ID, State: "hold", By: "robot"}
-			case sip.EventResume:
-				m = Message{Type: TypeHold, CallID: ac.info.ID, State: "resume", By: "robot"}
-			default:
+				events = nil
 				continue
 			}
-			if agentID != "" {
-				h.sendTo(agentID, m)
-			}
+			h.forwardEvent(ac, ev)
 		case <-ac.c.Done():
 			return
 		case <-ctx.Done():

@@ -105,11 +105,11 @@ func (h *Hub) runOutbound(ctx context.Context, c Call, info CallInfo, u store.Us
 	h.calls[c.ID()] = ac
 	h.mu.Unlock()
 	h.laneCallChanged(info.DeviceID)
-	go h.forwardEvents(ctx, ac)
 	if err := h.accept(ctx, u, c.ID(), to); err != nil {
 		h.log.Warn("bridge an outbound call", "call", c.ID(), "err", err)
 		_ = c.Hangup(ctx)
 	}
+	h.waitEvents(ctx, ac)
 	<-c.Done()
 	h.end(ctx, ac, c.EndReason())
 }
