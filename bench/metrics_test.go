@@ -131,6 +131,32 @@ func kib(b int64) float64 { return float64(b) / 1024 }
 // to see what the per-viewer or per-call figure is made of.
 const heapProfileEnv = "ATTENDANT_BENCH_HEAPPROFILE"
 
+// windowProfile starts a CPU profile of this process into the directory
+// heapProfileEnv names, as name.cpu.pprof, and returns what stops it: a
+// profile of a measuring window alone, without the setup around it
+// (go test -cpuprofile covers the whole run). It does nothing when the
+// variable is unset.
+func windowProfile(tb testing.TB, name string) (stop func()) {
+	tb.Helper()
+	dir := os.Getenv(heapProfileEnv)
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name+".cpu.pprof"))
+	if err != nil {
+		tb.Fatalf("CPU profile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		tb.Logf("CPU profile of %s not taken: %v", name, err) // -cpuprofile is on
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
 // heapProfile writes the heap profile of this process as name.pprof, and
 // its goroutines grouped by stack as name.goroutines.txt (what a call's
 // stacks are made of), into the directory heapProfileEnv names; it does

@@ -35,7 +35,7 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if s.cfg.Calls == nil {
-		s.log.Info("sip call from device refused: calls not implemented yet (no call handler)",
+		s.log.Info("sip call from device refused: this server takes no calls (no call handler configured)",
 			append(logAttrs(req), "device", b.DeviceID)...)
 		s.respond(req, tx, 480, "Temporarily Unavailable")
 		return

@@ -308,7 +308,7 @@ func TestInviteAndMessage(t *testing.T) {
 	}
 
 	expectStatus(t, robotC.register(testPassword), 200)
-	// registered: calls are not implemented yet (480), messages accepted
+	// registered: a server without a call handler refuses calls (480), messages accepted
 	expectStatus(t, robotC.do(robotC.request("INVITE", desk, sdp...)), 480)
 	expectStatus(t, robotC.do(robotC.request("MESSAGE", desk, "Content-Type: application/json")), 200)
 	// the same From user from another IP is not the registered robot
@@ -329,7 +329,7 @@ func TestInviteAndMessage(t *testing.T) {
 		t.Fatalf("405 without Allow: %s", res)
 	}
 	logs := ts.logs.String()
-	for _, want := range []string{"calls not implemented yet", "sip message from device", "caller not registered"} {
+	for _, want := range []string{"this server takes no calls", "sip message from device", "caller not registered"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q", want)
 		}
