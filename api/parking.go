@@ -108,22 +108,34 @@ func (s *Server) registerParking(p Parking) {
 		if q.Plate == "" {
 			return nil, withCode(newError(http.StatusConflict, "the case has no plate yet: enter one first"), "no_plate")
 		}
-		pc, err := p.PayCode(ctx, q)
+		// One request to the parking system per case and plate at a time:
+		// a double click, or the agent and a supervisor on the same case,
+		// get the same code instead of two codes for one fee. Detached
+		// from the first caller's cancellation, since others wait on it;
+		// the parking client's timeout bounds it.
+		dctx := context.WithoutCancel(ctx)
+		v, err, _ := s.payCodes.Do(c.ID+"\x00"+q.Plate, func() (any, error) {
+			pc, err := p.PayCode(dctx, q)
+			if err != nil {
+				return nil, s.parkingError(c.ID, err)
+			}
+			// The payload is left out of the audit: it may be a bearer link
+			// to pay with.
+			detail := map[string]any{"plate": q.Plate, "issued": pc.Issued, "amount": pc.Amount, "currency": pc.Currency}
+			if pc.ExpiresAt != nil {
+				detail["expires_at"] = pc.ExpiresAt
+			}
+			if err := s.db.InTx(dctx, func(tx store.Q) error {
+				return s.audit(dctx, tx, "case.pay_code", "case", c.ID, c.SiteID, detail)
+			}); err != nil {
+				return nil, s.storeError("audit log", err)
+			}
+			return pc, nil
+		})
 		if err != nil {
-			return nil, s.parkingError(c.ID, err)
+			return nil, err
 		}
-		// The payload is left out of the audit: it may be a bearer link
-		// to pay with.
-		detail := map[string]any{"plate": q.Plate, "issued": pc.Issued, "amount": pc.Amount, "currency": pc.Currency}
-		if pc.ExpiresAt != nil {
-			detail["expires_at"] = pc.ExpiresAt
-		}
-		if err := s.db.InTx(ctx, func(tx store.Q) error {
-			return s.audit(ctx, tx, "case.pay_code", "case", c.ID, c.SiteID, detail)
-		}); err != nil {
-			return nil, s.storeError("audit log", err)
-		}
-		return &payCodeOutput{Body: payCodeResult{PayCode: pc, Plate: q.Plate}}, nil
+		return &payCodeOutput{Body: payCodeResult{PayCode: v.(parking.PayCode), Plate: q.Plate}}, nil
 	})
 }
 

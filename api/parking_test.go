@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -331,3 +332,89 @@ func TestParkingNotConfigured(t *testing.T) {
 }
 
 var _ api.Parking = (*parking.Client)(nil)
+
+// TestPayCodeOnceInFlight: pay-code requests for the same case and plate
+// while one is with the parking system (a double click; the agent and a
+// supervisor at once) share its answer: one code, one request to the
+// parking system, one audit entry.
+func TestPayCodeOnceInFlight(t *testing.T) {
+	release := make(chan struct{})
+	var payCodes atomic.Int32
+	demo := parking.NewDemo(parking.DemoConfig{Secret: []byte(parkingSecret)})
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req parking.Request
+		if json.Unmarshal(body, &req) == nil && req.Action == "pay_code" {
+			payCodes.Add(1)
+			<-release
+		}
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		demo.ServeHTTP(w, r)
+	}))
+	t.Cleanup(peer.Close)
+	f := newFixtureOn(newEnvWith(t, apitest.Options{Parking: parkingClient(t, peer.URL, parkingSecret, 30*time.Second)}))
+	caseA := f.agent.create("/api/v1/cases", map[string]any{"site_id": f.siteA})
+	require.Equal(t, http.StatusOK, f.agent.do("POST", "/api/v1/cases/"+caseA+"/plate", map[string]any{"plate": parking.DemoPlateUnpaid}).status)
+
+	type answer struct {
+		status  int
+		payload string
+		err     error
+	}
+	post := func(c *client, sent chan<- struct{}) answer {
+		req, err := http.NewRequest("POST", c.e.url+"/api/v1/cases/"+caseA+"/pay-code", nil)
+		if err != nil {
+			return answer{err: err}
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { close(sent) }}))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return answer{err: err}
+		}
+		defer res.Body.Close()
+		var body struct{ Payload string }
+		err = json.NewDecoder(res.Body).Decode(&body)
+		return answer{status: res.StatusCode, payload: body.Payload, err: err}
+	}
+	clients := []*client{f.agent, f.agent, f.supervisor}
+	answers := make([]answer, len(clients))
+	var wg sync.WaitGroup
+	first := make(chan struct{})
+	wg.Go(func() { answers[0] = post(clients[0], first) })
+	<-first
+	require.Eventually(t, func() bool { return payCodes.Load() == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the first request is with the parking system")
+	for i := 1; i < len(clients); i++ {
+		sent := make(chan struct{})
+		wg.Go(func() { answers[i] = post(clients[i], sent) })
+		<-sent
+	}
+	// the followers' requests are written; give the server a moment to
+	// read, authenticate and reach the pay code before the first returns
+	time.Sleep(500 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	for i, a := range answers {
+		require.NoError(t, a.err, "request %d", i)
+		require.Equal(t, http.StatusOK, a.status, "request %d", i)
+		require.Equal(t, answers[0].payload, a.payload, "request %d gets the same code", i)
+	}
+	require.NotEmpty(t, answers[0].payload)
+	require.EqualValues(t, 1, payCodes.Load(), "one request to the parking system")
+	audit := f.admin.do("GET", "/api/v1/audit?object_id="+caseA+"&action=case.pay_code", nil)
+	require.Equal(t, http.StatusOK, audit.status)
+	n := 0
+	for _, it := range audit.json(t)["items"].([]any) {
+		if it.(map[string]any)["action"] == "case.pay_code" {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "one audit entry")
+
+	// Once it has returned, asking again is a new request: a fresh code.
+	r := f.agent.do("POST", "/api/v1/cases/"+caseA+"/pay-code", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.EqualValues(t, 2, payCodes.Load())
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/attendant/attendant/auth"
 	"github.com/attendant/attendant/objstore"
@@ -119,6 +120,8 @@ type Server struct {
 
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
+
+	payCodes singleflight.Group // pay-code requests in flight, by case and plate
 }
 
 // New builds the API.
