@@ -2,16 +2,16 @@ package sip
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/attendant/attendant/internal/testenv"
 )
 
 // Tests against real SIP peers on loopback: sipp (package sip-tester) and
@@ -191,55 +191,11 @@ func TestSippRegisteredRobot(t *testing.T) {
 // TestBaresip registers baresip as a robot with digest auth, then stops it
 // and expects it to unregister.
 func TestBaresip(t *testing.T) {
-	bin := needPeer(t, "baresip")
 	for _, transport := range []string{"udp", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
 			t.Parallel()
 			ts := startServer(t, Config{}, robot(1))
-			dir := t.TempDir()
-			port := freeUDPPort(t)
-			config := strings.Join([]string{
-				"poll_method epoll",
-				"sip_listen 127.0.0.1:" + strconv.Itoa(port),
-				"module_path /usr/lib/baresip/modules",
-				// without it baresip finds no address in a loopback-only network
-				// namespace and fails with "Protocol not supported"
-				"net_interface 127.0.0.1",
-				"audio_source ausine,440",
-				"audio_player aubridge,nil",
-				"ausrc_srate 48000", "auplay_srate 48000", "ausrc_channels 2", "auplay_channels 2",
-				"module g711.so", "module ausine.so", "module aubridge.so",
-				"module_app account.so", "module_app menu.so",
-				"",
-			}, "\n")
-			account := fmt.Sprintf("<sip:robot1@%s;transport=%s>;auth_pass=%s;regint=60\n", ts.udp, transport, testPassword)
-			for name, body := range map[string]string{"config": config, "accounts": account, "contacts": ""} {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			logPath := filepath.Join(dir, "baresip.log")
-			logf, err := os.Create(logPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer logf.Close()
-			cmd := exec.Command(bin, "-f", dir, "-t", "20")
-			cmd.Stdout, cmd.Stderr = logf, logf
-			if err := cmd.Start(); err != nil {
-				t.Fatalf("start baresip: %v", err)
-			}
-			exited := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(exited) }()
-			t.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				<-exited
-				if t.Failed() {
-					out, _ := os.ReadFile(logPath)
-					t.Logf("baresip output:\n%s", tail(string(out), 4000))
-				}
-			})
-
+			bs := testenv.StartBaresip(t, testenv.BaresipOptions{Registrar: ts.udp, Transport: transport, User: "robot1", Password: testPassword})
 			waitFor(t, 10*time.Second, "baresip registered", func() bool {
 				b, _ := ts.Binding("dev-1")
 				return b.Registered
@@ -254,7 +210,7 @@ func TestBaresip(t *testing.T) {
 			}
 
 			// a clean stop unregisters
-			_ = cmd.Process.Signal(syscall.SIGTERM)
+			bs.Stop()
 			waitFor(t, 10*time.Second, "baresip unregistered", func() bool {
 				b, _ := ts.Binding("dev-1")
 				return !b.Registered
