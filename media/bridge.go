@@ -59,8 +59,9 @@ type BridgeStats struct {
 // Bridger connects call legs to agents' browsers over WebRTC. Create it
 // once with NewBridger; it is safe for concurrent use.
 type Bridger struct {
-	se  webrtc.SettingEngine
-	log *slog.Logger
+	se      webrtc.SettingEngine
+	reports *rtcpReports // RTCP reports of every call from one goroutine
+	log     *slog.Logger
 }
 
 // NewBridger returns a Bridger gathering ICE candidates as cfg says (the
@@ -89,7 +90,7 @@ func NewBridger(cfg ICEConfig, log *slog.Logger) (*Bridger, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Bridger{se: se, log: log}, nil
+	return &Bridger{se: se, reports: newRTCPReports(rtcpReportInterval, log), log: log}, nil
 }
 
 // Bridge is one call leg bridged to one agent's PeerConnection. The
@@ -231,9 +232,7 @@ func (b *Bridger) newBridge(ctx context.Context, s *legShare) (*Bridge, string, 
 		return nil, "", fmt.Errorf("register call codec %s: %w", codec.Name, err)
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, "", fmt.Errorf("configure RTCP reports: %w", err)
-	}
+	ir.Add(b.reports)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(b.se), webrtc.WithInterceptorRegistry(ir))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {

@@ -21,6 +21,8 @@ type Manager struct {
 	log *slog.Logger
 	se  webrtc.SettingEngine
 	mux *sharedMux // one batched UDP socket per address for all viewers
+	// RTCP sender reports of every viewer from one goroutine
+	reports *rtcpReports
 
 	mu      sync.Mutex
 	cams    map[string]*camera
@@ -51,7 +53,10 @@ func NewManager(cfg ManagerConfig, log *slog.Logger) (*Manager, error) {
 	if loop && !cfg.ICE.IncludeLoopback {
 		log.Info("no usable network address besides loopback: offering loopback ICE candidates")
 	}
-	return &Manager{cfg: cfg, log: log, se: se, mux: newSharedMux(cfg.ICE, ifs, loop, log), cams: map[string]*camera{}}, nil
+	return &Manager{
+		cfg: cfg, log: log, se: se, mux: newSharedMux(cfg.ICE, ifs, loop, log),
+		reports: newRTCPReports(rtcpReportInterval, log), cams: map[string]*camera{},
+	}, nil
 }
 
 // Run starts the ingest of every enabled camera and keeps them running until
@@ -265,7 +270,7 @@ func (m *Manager) NewViewer(ctx context.Context, cameraID, offerSDP string) (ses
 		return "", "", fmt.Errorf("camera %s: new viewer: %w", cameraID, err)
 	}
 	v, answer, err := newViewer(ctx, runCtx, viewerParams{
-		id: id, cameraID: cameraID, offer: offerSDP, info: info, stream: c.stream, se: se,
+		id: id, cameraID: cameraID, offer: offerSDP, info: info, stream: c.stream, se: se, reports: m.reports,
 		queue: m.cfg.ViewerQueue, connectTimeout: m.cfg.ViewerConnectTimeout,
 		log: c.log.With("viewer", id),
 	})

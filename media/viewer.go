@@ -49,6 +49,7 @@ type viewerParams struct {
 	info           videoInfo
 	stream         *stream
 	se             webrtc.SettingEngine
+	reports        *rtcpReports
 	queue          int
 	connectTimeout time.Duration
 	log            *slog.Logger
@@ -66,7 +67,7 @@ func newViewer(ctx, parent context.Context, p viewerParams) (*viewer, string, er
 		return nil, "", err
 	}
 	ac := chooseAudio(o, p.info)
-	api, err := newViewerAPI(p.se, vc, ac)
+	api, err := newViewerAPI(p.se, p.reports, vc, ac)
 	if err != nil {
 		return nil, "", err
 	}

@@ -159,7 +159,7 @@ func pionSender(t testing.TB) *sendTrack {
 		t.Fatal(err)
 	}
 	vc := offerCodec{pt: 102, name: "H264", clock: 90000, fmtp: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}
-	api, err := newViewerAPI(se, vc, nil)
+	api, err := newViewerAPI(se, newRTCPReports(rtcpReportInterval, log), vc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

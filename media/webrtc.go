@@ -150,12 +150,13 @@ func natRules(entries []string) ([]webrtc.ICEAddressRewriteRule, error) {
 }
 
 // newViewerAPI builds the pion API for one viewer: exactly the codecs chosen
-// from its offer, NACK and PLI feedback announced, and RTCP sender reports.
+// from its offer, NACK and PLI feedback announced, and RTCP sender reports
+// (from reports, the manager's, shared by all viewers).
 // NACKs are answered by the viewer from its own history (sendTrack.resend),
 // not by pion's NACK responder, which copies every packet sent into a
 // history of its own: a fifth of the CPU and two thirds of the memory per
 // viewer (docs/benchmarks.md).
-func newViewerAPI(se webrtc.SettingEngine, video offerCodec, audio *offerCodec) (*webrtc.API, error) {
+func newViewerAPI(se webrtc.SettingEngine, reports *rtcpReports, video offerCodec, audio *offerCodec) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterCodec(video.params(), webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, fmt.Errorf("register video codec %s: %w", video.name, err)
@@ -168,9 +169,7 @@ func newViewerAPI(se webrtc.SettingEngine, video offerCodec, audio *offerCodec) 
 	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
 	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
 	ir := &interceptor.Registry{}
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, fmt.Errorf("configure RTCP reports: %w", err)
-	}
+	ir.Add(reports)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)), nil
 }
 
