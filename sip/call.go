@@ -79,7 +79,10 @@ const (
 
 // eventQueueLen bounds a call's undelivered events; beyond it events are
 // dropped (and logged), so a handler that ignores Events stalls nothing.
-const eventQueueLen = 64
+// The hub reads them as they come; 16 holds a burst of keys (DTMF) while
+// it is busy, and every call holds the queue (a tenth of a call's memory
+// at 64).
+const eventQueueLen = 16
 
 // byeTimeout bounds a BYE; a robot gone silent must not hold a call open.
 const byeTimeout = 5 * time.Second

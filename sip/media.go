@@ -15,10 +15,11 @@ import (
 )
 
 const (
-	// rtpQueueLen bounds the packets waiting for ReadRTP: about 2.5 s of
+	// rtpQueueLen bounds the packets waiting for ReadRTP: a second of
 	// 20 ms audio. Beyond it packets are dropped (and counted), so a
-	// stalled bridge never stalls the socket reader.
-	rtpQueueLen = 128
+	// stalled reader never stalls the socket reader. The bridge takes the
+	// packets on the reader itself (SetRTPHandler) and never queues here.
+	rtpQueueLen = 50
 	// maxRTPPacket is the largest datagram we read; RTP over UDP stays
 	// well below an Ethernet MTU.
 	maxRTPPacket = 1500
