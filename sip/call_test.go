@@ -392,8 +392,15 @@ func TestDTMFPackets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	// a stranger on another address of this host: not the robot's, so
+	// its packets are dropped however they interleave with the robot's
+	stranger, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)}, net.UDPAddrFromAddrPort(c.LocalRTPAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
 	seq := uint16(100)
-	send := func(ts uint32, event byte, end bool, dur uint16) {
+	sendFrom := func(conn *net.UDPConn, ts uint32, event byte, end bool, dur uint16) {
 		flags := byte(10) // volume
 		if end {
 			flags |= 0x80
@@ -405,6 +412,7 @@ func TestDTMFPackets(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	send := func(ts uint32, event byte, end bool, dur uint16) { sendFrom(conn, ts, event, end, dur) }
 	// "5": start, updates, end three times
 	for _, d := range []uint16{160, 320, 480} {
 		send(8000, 5, false, d)
@@ -412,10 +420,12 @@ func TestDTMFPackets(t *testing.T) {
 	for range 3 {
 		send(8000, 5, true, 640)
 	}
+	sendFrom(stranger, 12000, 1, true, 320) // "1" from the stranger: dropped
 	// "#": end packets only
 	for range 3 {
 		send(16000, 11, true, 800)
 	}
+	sendFrom(stranger, 20000, 2, true, 320) // "2" from the stranger: dropped
 	// "9": every end packet lost, then "*"
 	send(24000, 9, false, 160)
 	send(24000, 9, false, 320)
@@ -433,7 +443,10 @@ func TestDTMFPackets(t *testing.T) {
 	}
 	wait(t)
 	if got := <-digits; string(got) != "5#9*" {
-		t.Fatalf("digits %q, want \"5#9*\"", string(got))
+		t.Fatalf("digits %q, want \"5#9*\" (none from the stranger)", string(got))
+	}
+	if n := c.media.foreign.Load(); n != 2 {
+		t.Fatalf("%d packets counted from foreign addresses, want the stranger's 2", n)
 	}
 }
 

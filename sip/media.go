@@ -211,6 +211,7 @@ func (m *rtpSession) readRTP() {
 	defer m.wg.Done()
 	buf := make([]byte, maxRTPPacket)
 	var dtmf dtmfDetector
+	var lastAllowed netip.Addr // the allowed set only grows: one lookup per source
 	for {
 		n, src, err := m.rtp.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -225,9 +226,12 @@ func (m *rtpSession) readRTP() {
 			continue
 		}
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		if !m.isAllowed(src.Addr()) {
-			m.foreign.Add(1)
-			continue
+		if src.Addr() != lastAllowed {
+			if !m.isAllowed(src.Addr()) {
+				m.foreign.Add(1)
+				continue
+			}
+			lastAllowed = src.Addr()
 		}
 		if pt := p[1] & 0x7f; pt >= 64 && pt <= 95 {
 			// RTCP multiplexed on the RTP port (RFC 5761 section 4)
