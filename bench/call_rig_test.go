@@ -92,56 +92,7 @@ var sippScenarios = map[string]string{
 	"call.xml": `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="robot call held until the agent hangs up">
-  <send retrans="500" start_rtd="setup">
-    <![CDATA[
-
-      INVITE sip:desk@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:[field0]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag01[call_number]
-      To: <sip:desk@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=- 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [rtpstream_audio_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180"/>
-  <recv response="200" rrs="true" rtd="setup"/>
-  <send>
-    <![CDATA[
-
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:[field0]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag01[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      [routes]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <nop>
-    <action>
-      <exec rtp_stream="tone.wav,-1,0"/>
-    </action>
-  </nop>
-  <recv request="BYE"/>
+` + testenv.SippCallPCMU("[field0]", `start_rtd="setup"`, `rtd="setup"`) + `  <recv request="BYE"/>
   <send>
     <![CDATA[
 

@@ -475,57 +475,7 @@ func sippRegister(name string) string {
 
 // sippRegisterInvite is the start of both calling robots: REGISTER, INVITE
 // (PCMU), 180/200 once an agent answers, ACK, and the tone looping.
-var sippRegisterInvite = sippRegister("gate robot") + `
-  <send retrans="500">
-    <![CDATA[
-
-      INVITE sip:desk@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag01[call_number]
-      To: <sip:desk@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=- 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [rtpstream_audio_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180"/>
-  <recv response="200" rrs="true" timeout="60000"/>
-  <send>
-    <![CDATA[
-
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag01[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      [routes]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <nop>
-    <action>
-      <exec rtp_stream="tone.wav,-1,0"/>
-    </action>
-  </nop>
-`
+var sippRegisterInvite = sippRegister("gate robot") + testenv.SippCallPCMU("[service]", "", `timeout="60000"`)
 
 // sippAwaitBye ends both robots: the agent's BYE, answered 200.
 const sippAwaitBye = `
