@@ -111,11 +111,7 @@ func TestGateCallAbnormalOpen(t *testing.T) {
 	require.False(t, failed, "no error on the form")
 
 	// Close the ticket: hang up (BYE to the robot), the page returns to idle.
-	require.NoError(t, chromedp.Do(bctx,
-		chromedp.SendKeys(chromedp.CSS("#call-remark"), "let the fire engine out"),
-		chromedp.Click(chromedp.CSS("#call-close")),
-		chromedp.WaitVisible(chromedp.CSS("#calls-idle")),
-	))
+	closeTicket(t, bctx, "let the fire engine out")
 	robot.wait(t, 20*time.Second)
 
 	// The robot got exactly the abnormal open of docs/robot-protocol.md.

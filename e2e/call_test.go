@@ -81,11 +81,7 @@ func TestRobotCallInBrowser(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the robot's call did not end: %s", out.String())
 	}
-	require.NoError(t, chromedp.Do(bctx,
-		chromedp.SendKeys(chromedp.CSS("#call-remark"), "driver paid at the kiosk"),
-		chromedp.Click(chromedp.CSS("#call-close")),
-		chromedp.WaitVisible(chromedp.CSS("#calls-idle")),
-	))
+	closeTicket(t, bctx, "driver paid at the kiosk")
 	require.Eventually(t, func() bool {
 		c, err := store.Get[store.Case](ctx, srv.DB.Q(), caseID)
 		require.NoError(t, err)

@@ -85,6 +85,17 @@ func waitJS(t *testing.T, ctx context.Context, timeout time.Duration, what, cond
 	require.NoError(t, err, what)
 }
 
+// closeTicket types the case's remark and closes the ticket, which hangs
+// the call up if it is still on; the page returns to idle.
+func closeTicket(t *testing.T, ctx context.Context, remark string) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#call-remark"), remark),
+		chromedp.Click(chromedp.CSS("#call-close")),
+		chromedp.WaitVisible(chromedp.CSS("#calls-idle")),
+	), "close the ticket")
+}
+
 func click(t *testing.T, ctx context.Context, sel string) {
 	t.Helper()
 	require.NoError(t, chromedp.Do(ctx, chromedp.WaitEnabled(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel))), "click %s", sel)
@@ -262,11 +273,7 @@ func TestGateCallConsole(t *testing.T) {
 		`document.querySelector('#call-hold')?.dataset.heldBy === '' && document.querySelector('#call-active').dataset.micMuted === 'false'`)
 
 	// Close the ticket: hang up (BYE to the robot), the page returns to idle.
-	require.NoError(t, chromedp.Do(bctx,
-		chromedp.SendKeys(chromedp.CSS("#call-remark"), "gate opened for a paying driver"),
-		chromedp.Click(chromedp.CSS("#call-close")),
-		chromedp.WaitVisible(chromedp.CSS("#calls-idle")),
-	))
+	closeTicket(t, bctx, "gate opened for a paying driver")
 	robot.wait(t, 20*time.Second)
 
 	// What the robot received: the open_gate command as JSON, and the two re-INVITEs.
@@ -358,11 +365,7 @@ func TestGateCallTransfer(t *testing.T) {
 	waitJS(t, bobCtx, 10*time.Second, "bob's inbound audio keeps rising",
 		`Number(document.querySelector('#call-active').dataset.packetsReceived) >= `+strconv.Itoa(n1+25))
 
-	require.NoError(t, chromedp.Do(bobCtx,
-		chromedp.SendKeys(chromedp.CSS("#call-remark"), "taken over from amy"),
-		chromedp.Click(chromedp.CSS("#call-close")),
-		chromedp.WaitVisible(chromedp.CSS("#calls-idle")),
-	))
+	closeTicket(t, bobCtx, "taken over from amy")
 	robot.wait(t, 20*time.Second)
 	require.Eventually(t, func() bool {
 		c, err := store.Get[store.Case](context.Background(), srv.DB.Q(), caseID)
@@ -416,11 +419,7 @@ func TestGateCallOut(t *testing.T) {
 		 Number(document.querySelector('#call-active').dataset.packetsReceived) >= 25`)
 	caseID, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#call-active').dataset.caseId`))
 	require.NoError(t, err)
-	require.NoError(t, chromedp.Do(bctx,
-		chromedp.SendKeys(chromedp.CSS("#call-remark"), "called the waiting driver"),
-		chromedp.Click(chromedp.CSS("#call-close")),
-		chromedp.WaitVisible(chromedp.CSS("#calls-idle")),
-	))
+	closeTicket(t, bctx, "called the waiting driver")
 	robot.wait(t, 40*time.Second)
 	c, err := store.Get[store.Case](context.Background(), srv.DB.Q(), caseID)
 	require.NoError(t, err)

@@ -118,11 +118,7 @@ func TestOpusRobotCallInBrowser(t *testing.T) {
 
 	bs.Do(t, "hangup", "")
 	bs.WaitEvent(t, "CALL_CLOSED", 10*time.Second)
-	require.NoError(t, chromedp.Do(bctx,
-		chromedp.SendKeys(chromedp.CSS("#call-remark"), "opus call"),
-		chromedp.Click(chromedp.CSS("#call-close")),
-		chromedp.WaitVisible(chromedp.CSS("#calls-idle")),
-	), "the agent closes the ticket after the robot hung up")
+	closeTicket(t, bctx, "opus call") // the robot hung up; the agent closes the ticket
 	t.Logf("browser: %d Opus packets, %d samples decoded", later.Packets, later.Samples)
 
 	// both legs recorded as Ogg Opus on the case, hashed
