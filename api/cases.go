@@ -1,17 +1,16 @@
 package api
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"github.com/attendant/attendant/media"
-	"github.com/jmoiron/sqlx"
 	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/jmoiron/sqlx"
 
-	"github.com/attendant/attendant/objstore"
+	"github.com/attendant/attendant/media"
 	"github.com/attendant/attendant/recorder"
 	"github.com/attendant/attendant/store"
 )
@@ -235,23 +234,16 @@ func (s *Server) caseSnapshot(ctx context.Context, in *snapshotCreate) (*itemOut
 		// within one keyframe interval): wait for the next keyframe
 	}
 	p := PrincipalFrom(ctx)
-	info, err := s.objects.Put(ctx, key, bytes.NewReader(jpeg), int64(len(jpeg)), objstore.PutOptions{
-		ContentType: "image/jpeg",
-		Metadata:    map[string]string{"case": c.ID, "camera": cam.ID, "taken-by": p.User.ID},
+	ev, _, err := s.addEvidence(ctx, c.Case, newEvidence{
+		Row: store.Evidence{CaseID: c.ID, Key: key, Kind: kind, MediaType: "image/jpeg",
+			CameraID: store.OptionalID(cam.ID), TakenBy: store.OptionalID(p.User.ID), Start: at, End: at},
+		Data:     jpeg,
+		Metadata: map[string]string{"case": c.ID, "camera": cam.ID, "taken-by": p.User.ID},
 	})
-	if err != nil {
+	if errors.Is(err, errObjectStore) {
 		s.log.Error("store snapshot", "case", c.ID, "key", key, "err", err)
 		return nil, withCode(newError(http.StatusServiceUnavailable, "object store unavailable; the snapshot was not saved"), "store_unavailable")
 	}
-	ev := store.Evidence{CaseID: c.ID, Key: key, Kind: kind, MediaType: "image/jpeg",
-		CameraID: store.OptionalID(cam.ID), TakenBy: store.OptionalID(p.User.ID), Start: at, End: at,
-		Size: info.Size, SHA256: info.SHA256}
-	err = s.db.InTx(ctx, func(q store.Q) error {
-		if err := store.AppendEvidence(ctx, q, &ev); err != nil {
-			return err
-		}
-		return s.audit(ctx, q, store.AuditEvidenceAdd, "case", c.ID, c.SiteID, store.EvidenceAuditDetail(ev))
-	})
 	if err != nil {
 		return nil, s.storeError("evidence", err)
 	}

@@ -2,13 +2,17 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/attendant/attendant/parking"
+	"github.com/attendant/attendant/recorder"
 	"github.com/attendant/attendant/store"
 )
 
@@ -30,11 +34,28 @@ type plateInput struct {
 }
 
 // plateResult is the lookup as the parking system answered, plus the
-// plate now stored on the case (lookup's plate is the parking system's).
+// plate now stored on the case (lookup's plate is the parking system's)
+// and the vehicle's photos, now evidence of the case.
 type plateResult struct {
 	parking.Lookup
-	CasePlate string `json:"case_plate" doc:"The normalised plate, now stored on the case"`
+	CasePlate string       `json:"case_plate" doc:"The normalised plate, now stored on the case"`
+	Photos    []platePhoto `json:"photos" doc:"The vehicle's entry/exit photos the parking system sent, kept as evidence of the case"`
+	// PhotosError is a partial failure: the lookup stands (200), photos
+	// holds what was kept before it.
+	PhotosError *ErrorDetail `json:"photos_error" doc:"Set when photos the parking system sent could not be kept (code store_unavailable or internal); the lookup itself succeeded"`
 }
+
+// platePhoto is a vehicle photo kept as evidence, as the page shows it.
+type platePhoto struct {
+	EvidenceID string    `json:"evidence_id"`
+	Kind       string    `json:"kind" enum:"entry,exit"`
+	TakenAt    time.Time `json:"taken_at"`
+	ContentURL string    `json:"content_url" doc:"The JPEG: the evidence content endpoint, read with the session"`
+}
+
+// vehiclePhotoKind is the evidence kind of a parking photo kind:
+// vehicle-photo-entry, vehicle-photo-exit.
+func vehiclePhotoKind(kind string) string { return "vehicle-photo-" + kind }
 
 type plateOutput struct{ Body plateResult }
 
@@ -60,7 +81,8 @@ func (s *Server) registerParking(p Parking) {
 	op.MaxBodyBytes = maxAdminBody
 	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity,
 		http.StatusBadGateway, http.StatusServiceUnavailable)
-	op.Description += " The plate is stored on the case only when the parking system answered (found or not)."
+	op.Description += " The plate is stored on the case only when the parking system answered (found or not)." +
+		" The vehicle's photos it sent are kept as evidence of the case, each once."
 	huma.Register(s.api, op, func(ctx context.Context, in *plateInput) (*plateOutput, error) {
 		c, q, err := s.parkingQuery(ctx, p, in.ID)
 		if err != nil {
@@ -86,8 +108,12 @@ func (s *Server) registerParking(p Parking) {
 		if err != nil {
 			return nil, s.apiError("case", err)
 		}
+		out := plateResult{Lookup: l, CasePlate: q.Plate, Photos: []platePhoto{}}
+		if l.Found && len(l.Photos) > 0 {
+			out.Photos, out.PhotosError = s.keepVehiclePhotos(ctx, c, l.Photos)
+		}
 		s.caseChanged(ctx, c.ID)
-		return &plateOutput{Body: plateResult{Lookup: l, CasePlate: q.Plate}}, nil
+		return &plateOutput{Body: out}, nil
 	})
 
 	op = s.operation(http.MethodPost, "/api/v1/cases/{id}/pay-code", "case-pay-code", "cases",
@@ -137,6 +163,41 @@ func (s *Server) registerParking(p Parking) {
 		}
 		return &payCodeOutput{Body: payCodeResult{PayCode: v.(parking.PayCode), Plate: q.Plate}}, nil
 	})
+}
+
+// keepVehiclePhotos keeps a lookup's photos as evidence of the case, each
+// once (by SHA-256): looking the plate up again adds nothing. The first
+// failure ends it, logged, and is told in photos_error: the lookup is
+// answered all the same, since the agent at the gate needs the fee more
+// than the picture.
+func (s *Server) keepVehiclePhotos(ctx context.Context, c store.Case, photos []parking.Photo) ([]platePhoto, *ErrorDetail) {
+	p := PrincipalFrom(ctx)
+	out := make([]platePhoto, 0, len(photos))
+	for _, ph := range photos {
+		kind := vehiclePhotoKind(ph.Kind)
+		sum := sha256.Sum256(ph.Data)
+		// named after its content, so two lookups racing store one object
+		key := recorder.EvidenceKey(c.SiteID, c.ID, kind+"-"+hex.EncodeToString(sum[:6]), ph.TakenAt, "jpg")
+		ev, added, err := s.addEvidence(ctx, c, newEvidence{
+			Row: store.Evidence{CaseID: c.ID, Key: key, Kind: kind, MediaType: ph.ContentType,
+				TakenBy: store.OptionalID(p.User.ID), Start: ph.TakenAt, End: ph.TakenAt},
+			Data:     ph.Data,
+			Metadata: map[string]string{"case": c.ID, "source": "parking-system", "taken-by": p.User.ID},
+			Once:     true,
+		})
+		if err != nil {
+			s.log.Error("keep the parking system's vehicle photo", "case", c.ID, "kind", kind, "key", key, "err", err)
+			if errors.Is(err, errObjectStore) {
+				return out, &ErrorDetail{Code: "store_unavailable", Message: "object store unavailable; the vehicle's photos were not saved"}
+			}
+			return out, &ErrorDetail{Code: "internal", Message: "internal error; the vehicle's photos were not saved"}
+		}
+		if added {
+			s.log.Debug("vehicle photo kept", "case", c.ID, "evidence", ev.ID, "kind", kind, "bytes", ev.Size)
+		}
+		out = append(out, platePhoto{EvidenceID: ev.ID, Kind: ph.Kind, TakenAt: ev.Start, ContentURL: evidenceContentPath(ev.ID)})
+	}
+	return out, nil
 }
 
 // parkingQuery checks that the caller may work on the open case id and

@@ -235,6 +235,17 @@ func TestGateCallConsole(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"1500", "CNY", "CN¥15.00", parking.DemoPlateUnpaid, "false"}, fee)
 
+	// The car's entry photo came with the lookup, is kept as evidence of the case, and loads in the page.
+	waitJS(t, bctx, 10*time.Second, "the vehicle's entry photo is shown",
+		`(() => { const img = document.querySelector('#call-plate-result img.plate-photo[data-kind="entry"]');
+		  return !!img && img.complete && img.naturalWidth === 320 })()`)
+	photoID, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('img.plate-photo').dataset.evidenceId`))
+	require.NoError(t, err)
+	photo, err := store.Get[store.Evidence](context.Background(), srv.DB.Q(), photoID)
+	require.NoError(t, err, "the photo is evidence")
+	require.Equal(t, caseID, photo.CaseID)
+	require.Equal(t, "vehicle-photo-entry", photo.Kind)
+
 	// Push its pay code: the parking system issues one, the robot is told to show it as a QR code.
 	click(t, bctx, "#robot-paycode")
 	waitJS(t, bctx, 10*time.Second, "the pay code is on the robot display",

@@ -22,8 +22,12 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultTimeout          = 5 * time.Second
-	DefaultMaxResponseBytes = 64 << 10
+	DefaultTimeout = 5 * time.Second
+	// DefaultMaxResponseBytes leaves room for MaxPhotos photos of
+	// MaxPhotoBytes in base64 (2.7 MiB), a parking system that escapes
+	// "/" as "\/" or breaks lines, and the rest of the answer; it still
+	// bounds what one lookup holds in memory.
+	DefaultMaxResponseBytes = 4 << 20
 	// MinSecretLen is the shortest shared secret New accepts.
 	MinSecretLen = 16
 )
@@ -111,9 +115,14 @@ func (c *Client) Lookup(ctx context.Context, q Query) (Lookup, error) {
 	if err != nil {
 		return Lookup{}, err
 	}
-	l, err := ParseLookup(body, c.now())
+	l, dropped, err := parseLookup(body, c.now())
 	if err != nil {
 		return Lookup{}, fmt.Errorf("parking lookup of %s: %w", plate, err)
+	}
+	for _, why := range dropped { // at most MaxPhotos+1 lines
+		// debug, not warn: the agent still gets the lookup, and a parking
+		// system that always sends a bad photo must not flood the log
+		c.log.Debug("parking photo dropped", "plate", plate, "case", q.CaseID, "why", why)
 	}
 	return l, nil
 }

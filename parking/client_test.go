@@ -1,9 +1,11 @@
 package parking_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"image/jpeg"
 	"io"
 	"net"
 	"net/http"
@@ -46,6 +48,7 @@ func demoServer(t *testing.T) *httptest.Server {
 func TestDemoLookup(t *testing.T) {
 	c := newClient(t, demoServer(t).URL+"/webhook")
 	ago := func(d time.Duration) *time.Time { v := clock.Add(-d); return &v }
+	pictures := map[string][]byte{}
 	tests := []struct {
 		typed string
 		want  parking.Lookup
@@ -68,8 +71,30 @@ func TestDemoLookup(t *testing.T) {
 		t.Run(tc.typed, func(t *testing.T) {
 			got, err := c.Lookup(context.Background(), parking.Query{Plate: tc.typed, SiteID: "site-1", CaseID: "case-1"})
 			require.NoError(t, err)
+			if tc.want.Found {
+				// every demo vehicle is inside: one entry photo, taken as it entered
+				require.Len(t, got.Photos, 1)
+				ph := got.Photos[0]
+				require.Equal(t, parking.PhotoEntry, ph.Kind)
+				require.Equal(t, *tc.want.EntryTime, ph.TakenAt)
+				require.Equal(t, "image/jpeg", ph.ContentType)
+				cfg, err := jpeg.DecodeConfig(bytes.NewReader(ph.Data))
+				require.NoError(t, err)
+				require.Equal(t, [2]int{parking.DemoPhotoWidth, parking.DemoPhotoHeight}, [2]int{cfg.Width, cfg.Height})
+				require.Equal(t, [2]int{cfg.Width, cfg.Height}, [2]int{ph.Width, ph.Height})
+				again, err := c.Lookup(context.Background(), parking.Query{Plate: tc.typed})
+				require.NoError(t, err)
+				require.Equal(t, ph.Data, again.Photos[0].Data, "the same picture each time")
+				pictures[got.Plate] = ph.Data
+				got.Photos = nil
+			}
 			require.Equal(t, tc.want, got)
 		})
+	}
+	for a, pa := range pictures {
+		for b, pb := range pictures {
+			require.True(t, a == b || !bytes.Equal(pa, pb), "%s and %s have the same picture", a, b)
+		}
 	}
 }
 
@@ -146,6 +171,7 @@ func TestClientErrors(t *testing.T) {
 		"/garbage":   answer(http.StatusOK, "<html>hello</html>"),
 		"/missing":   answer(http.StatusOK, `{"plate":"A123"}`),
 		"/oversized": answer(http.StatusOK, `{"found":false,"message":"`+strings.Repeat("x", 70<<10)+`"}`),
+		"/huge":      answer(http.StatusOK, `{"found":false,"message":"`+strings.Repeat("x", parking.DefaultMaxResponseBytes)+`"}`),
 		"/redirect":  http.RedirectHandler("/elsewhere", http.StatusTemporaryRedirect),
 		"/slow": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// read the body: only then does net/http watch the
@@ -189,7 +215,9 @@ func TestClientErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClient(t, tc.url, func(c *parking.Config) { c.Timeout = 300 * time.Millisecond })
+			// a small limit: over the default (megabytes, for photos)
+			// the timeout would not hold under -race
+			c := newClient(t, tc.url, func(c *parking.Config) { c.Timeout, c.MaxResponseBytes = 300*time.Millisecond, 64<<10 })
 			_, err := c.Lookup(context.Background(), parking.Query{Plate: "A123"})
 			require.ErrorIs(t, err, tc.want)
 			var se *parking.StatusError
@@ -200,6 +228,12 @@ func TestClientErrors(t *testing.T) {
 			require.NotContains(t, err.Error(), string(testSecret))
 		})
 	}
+
+	t.Run("over the default limit", func(t *testing.T) {
+		c := newClient(t, srv.URL+"/huge", func(c *parking.Config) { c.Timeout = time.Minute })
+		_, err := c.Lookup(context.Background(), parking.Query{Plate: "A123"})
+		require.ErrorIs(t, err, parking.ErrTooLarge)
+	})
 
 	t.Run("invalid plate is never sent", func(t *testing.T) {
 		c := newClient(t, closed)

@@ -2,6 +2,7 @@ package parking
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,8 +16,10 @@ import (
 // few seeded vehicles. Their times are relative to each request (entered
 // 2 h 10 min ago, whenever asked), so the demo answers the same however
 // long the server has run. Its tariff: the first 15 minutes free, then
-// 5.00 CNY per hour begun, at most 50.00 per stay. The only state it
-// changes is the last pay code issued per vehicle.
+// 5.00 CNY per hour begun, at most 50.00 per stay. A lookup of a vehicle
+// inside sends its entry photo (drawn from the plate: DemoPhotoWidth ×
+// DemoPhotoHeight, the same bytes each time). The only state it changes is
+// the last pay code issued per vehicle.
 type Demo struct {
 	secret []byte
 	log    *slog.Logger
@@ -35,6 +38,7 @@ type demoVehicle struct {
 	permitUntil time.Duration
 	whitelisted bool
 	payCode     string // the last code issued, replaced by the next
+	photo       []byte // its entry photo, drawn on the first lookup
 }
 
 // DemoConfig sets up a Demo.
@@ -134,6 +138,18 @@ func (d *Demo) lookup(plate string) map[string]any {
 		"fee_due": fee, "currency": "CNY", "paid": fee == 0 && v.paid != 0, "whitelisted": v.whitelisted}
 	if v.permit != "" {
 		out["permit"] = map[string]any{"kind": v.permit, "valid_until": now.Add(v.permitUntil)}
+	}
+	// every demo vehicle is inside (none has left), so each has an entry photo
+	if v.photo == nil {
+		p, err := demoPhoto(plate)
+		if err != nil {
+			d.log.Error("demo parking: draw the entry photo", "plate", plate, "err", err)
+		}
+		v.photo = p
+	}
+	if v.photo != nil {
+		out["photos"] = []map[string]any{{"kind": PhotoEntry, "taken_at": now.Add(v.entered), "content_type": PhotoContentType,
+			"data": base64.StdEncoding.EncodeToString(v.photo)}}
 	}
 	switch {
 	case v.whitelisted:

@@ -96,6 +96,13 @@ type Lookup struct {
 	Permit       *Permit `json:"permit" doc:"Monthly pass or similar, if any"`
 	Whitelisted  bool    `json:"whitelisted" doc:"Let through without payment"`
 	Message      string  `json:"message" doc:"The parking system's words for the agent, e.g. why the gate stayed shut"`
+	// Photos are the vehicle's entry/exit pictures (found only), checked;
+	// not in the JSON: the caller keeps them as evidence and hands out
+	// references instead of megabytes of base64.
+	Photos []Photo `json:"-"`
+	// PhotosDropped counts the photos of the answer left out because they
+	// broke the protocol's rules (each logged at debug by the Client).
+	PhotosDropped int `json:"photos_dropped" minimum:"0" doc:"Photos the parking system sent that could not be used (not a JPEG, too large, more than 4, …)"`
 }
 
 // Permit is a pass that lets a vehicle park (monthly, annual, staff, …).
@@ -139,8 +146,9 @@ type wireLookup struct {
 		Kind       string     `json:"kind"`
 		ValidUntil *time.Time `json:"valid_until"`
 	} `json:"permit"`
-	Whitelisted bool   `json:"whitelisted"`
-	Message     string `json:"message"`
+	Whitelisted bool            `json:"whitelisted"`
+	Message     string          `json:"message"`
+	Photos      json.RawMessage `json:"photos"` // parsed apart: a bad photo is dropped, not the answer
 }
 
 type wirePayCode struct {
@@ -153,31 +161,38 @@ type wirePayCode struct {
 }
 
 // ParseLookup reads a lookup answer. now dates the permit's expiry.
-// Errors wrap ErrMalformed or ErrMissingField.
+// Errors wrap ErrMalformed or ErrMissingField. Photos that break the
+// rules are dropped and counted in PhotosDropped, never an error.
 func ParseLookup(body []byte, now time.Time) (Lookup, error) {
+	l, _, err := parseLookup(body, now)
+	return l, err
+}
+
+// parseLookup is ParseLookup that also says why photos were dropped.
+func parseLookup(body []byte, now time.Time) (Lookup, []error, error) {
 	var w wireLookup
 	if err := json.Unmarshal(body, &w); err != nil {
-		return Lookup{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return Lookup{}, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if w.Found == nil {
-		return Lookup{}, fmt.Errorf("%w: found", ErrMissingField)
+		return Lookup{}, nil, fmt.Errorf("%w: found", ErrMissingField)
 	}
 	l := Lookup{Found: *w.Found, Paid: w.Paid, Whitelisted: w.Whitelisted,
 		EntryTime: utc(w.EntryTime), ExitTime: utc(w.ExitTime),
 		VehicleClass: cleanText(w.VehicleClass, maxWordRunes), Message: cleanText(w.Message, maxMessageRunes)}
 	if l.Found {
 		if w.Plate == "" {
-			return Lookup{}, fmt.Errorf("%w: plate (found is true)", ErrMissingField)
+			return Lookup{}, nil, fmt.Errorf("%w: plate (found is true)", ErrMissingField)
 		}
 		p, err := NormalizePlate(w.Plate)
 		if err != nil {
-			return Lookup{}, fmt.Errorf("%w: plate: %v", ErrMalformed, err)
+			return Lookup{}, nil, fmt.Errorf("%w: plate: %v", ErrMalformed, err)
 		}
 		l.Plate = p
 	}
 	var err error
 	if l.FeeDue, l.Currency, err = amount("fee_due", w.FeeDue, w.Currency); err != nil {
-		return Lookup{}, err
+		return Lookup{}, nil, err
 	}
 	if w.Permit != nil {
 		l.Permit = &Permit{Kind: cleanText(w.Permit.Kind, maxWordRunes), ValidUntil: utc(w.Permit.ValidUntil)}
@@ -186,7 +201,12 @@ func ParseLookup(body []byte, now time.Time) (Lookup, error) {
 			l.Permit.ExpiredDays = int(now.Sub(*u) / (24 * time.Hour))
 		}
 	}
-	return l, nil
+	var why []error
+	if l.Found {
+		// a vehicle the parking system does not know has no pictures to show
+		l.Photos, l.PhotosDropped, why = parsePhotos(w.Photos)
+	}
+	return l, why, nil
 }
 
 // ParsePayCode reads a pay_code answer. Errors wrap ErrMalformed or

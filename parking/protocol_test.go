@@ -1,7 +1,9 @@
 package parking_test
 
 import (
+	"bytes"
 	"errors"
+	"image/jpeg"
 	"strings"
 	"testing"
 	"time"
@@ -141,9 +143,13 @@ func FuzzParseLookup(f *testing.F) {
 		`{"found":false}`, `{"found":true,"plate":"京A12345","fee_due":1500,"currency":"CNY"}`,
 		`{"found":true,"plate":"A1","permit":{"kind":"m","valid_until":"2020-01-01T00:00:00Z"},"message":"\u0000x"}`,
 		`{"found":true,"plate":"A1","fee_due":-1}`, `null`, `[]`, `{"found":1e999}`,
+		`{"found":true,"plate":"A1","photos":[{"kind":"exit","taken_at":"2026-01-15T13:50:00+08:00","content_type":"image/jpeg","data":"/9j/"}]}`,
+		`{"found":true,"plate":"A1","photos":{"kind":"entry"}}`, `{"found":true,"plate":"A1","photos":[1,null,"x",[]]}`,
 	} {
 		f.Add([]byte(s))
 	}
+	// a real photo, so the fuzzer starts from a JPEG the parser keeps
+	f.Add(lookupWith(f, []any{photoJSON("entry", "2026-01-15T05:50:00Z", "image/jpeg", testJPEG(f, 8, 8))}))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		l, err := parking.ParseLookup(body, clock)
 		if err != nil {
@@ -167,6 +173,18 @@ func FuzzParseLookup(f *testing.F) {
 		}
 		if l.Permit != nil && (l.Permit.ExpiredDays < 0 || (l.Permit.ExpiredDays > 0 && !l.Permit.Expired)) {
 			t.Fatalf("permit %+v", *l.Permit)
+		}
+		if len(l.Photos) > parking.MaxPhotos || l.PhotosDropped < 0 || (!l.Found && len(l.Photos)+l.PhotosDropped > 0) {
+			t.Fatalf("%d photos, %d dropped, found %v", len(l.Photos), l.PhotosDropped, l.Found)
+		}
+		for _, p := range l.Photos {
+			cfg, err := jpeg.DecodeConfig(bytes.NewReader(p.Data))
+			if (p.Kind != parking.PhotoEntry && p.Kind != parking.PhotoExit) || p.ContentType != "image/jpeg" ||
+				len(p.Data) > parking.MaxPhotoBytes || err != nil || cfg.Width != p.Width || cfg.Height != p.Height ||
+				p.Width < 1 || p.Height < 1 || p.Width > parking.MaxPhotoSide || p.Height > parking.MaxPhotoSide ||
+				p.TakenAt.Location() != time.UTC {
+				t.Fatalf("photo breaks the protocol: %s %s %d bytes %d×%d at %v: %v", p.Kind, p.ContentType, len(p.Data), p.Width, p.Height, p.TakenAt, err)
+			}
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -69,6 +70,42 @@ func AppendEvidence(ctx context.Context, q Q, e *Evidence) error {
 		return fmt.Errorf("move evidence head of case %s: %w", e.CaseID, mapError(err))
 	}
 	return nil
+}
+
+// AppendEvidenceOnce is AppendEvidence for an object a case keeps one
+// copy of: when the case holds an object with e.SHA256 already, e becomes
+// that row and added is false. The case row is locked before looking
+// (PostgreSQL; SQLite has one writer), so two requests adding the same
+// object at once add it once. Call it in a transaction, like AppendEvidence.
+func AppendEvidenceOnce(ctx context.Context, q Q, e *Evidence) (added bool, err error) {
+	res, err := q.ExecContext(ctx, q.Rebind("UPDATE cases SET evidence_head = evidence_head WHERE id = ?"), e.CaseID)
+	if err != nil {
+		return false, fmt.Errorf("lock case %s for its evidence: %w", e.CaseID, mapError(err))
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return false, fmt.Errorf("append evidence to case %s: %w", e.CaseID, ErrNotFound)
+	}
+	got, err := EvidenceBySHA256(ctx, q, e.CaseID, e.SHA256)
+	switch {
+	case err == nil:
+		*e = got
+		return false, nil
+	case !errors.Is(err, ErrNotFound):
+		return false, err
+	}
+	return true, AppendEvidence(ctx, q, e)
+}
+
+// EvidenceBySHA256 is the case's first evidence row whose object has this
+// SHA-256 (lower-case hex); ErrNotFound if none.
+func EvidenceBySHA256(ctx context.Context, q Q, caseID, sha string) (Evidence, error) {
+	_, cols := columnsOf[Evidence]()
+	var out Evidence
+	stmt := "SELECT " + strings.Join(cols, ", ") + " FROM evidence WHERE case_id = ? AND sha256 = ? ORDER BY seq LIMIT 1"
+	if err := sqlx.GetContext(ctx, q, &out, q.Rebind(stmt), caseID, sha); err != nil {
+		return out, fmt.Errorf("find evidence %s of case %s: %w", sha, caseID, mapError(err))
+	}
+	return out, nil
 }
 
 // CaseEvidence returns a case's evidence in chain order.

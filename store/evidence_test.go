@@ -104,3 +104,79 @@ func TestEvidenceChain(t *testing.T) {
 		}
 	})
 }
+
+// TestAppendEvidenceOnce: the same object (SHA-256) appended to a case by
+// several transactions at once is added once; each caller gets that row.
+// Another case, or another object, is added as usual.
+func TestAppendEvidenceOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		site := newSite("Gate 3", store.SiteParking)
+		require.NoError(t, store.Insert(ctx, db.Q(), site))
+		newCase := func() store.Case {
+			now := store.Now()
+			c := store.Case{ID: store.NewID(), SiteID: site.ID, Kind: store.CaseCall, Status: store.CasePending,
+				StartedAt: now, CreatedAt: now, UpdatedAt: now}
+			require.NoError(t, store.Insert(ctx, db.Q(), &c))
+			return c
+		}
+		once := func(caseID, sha string, i int) (store.Evidence, bool, error) {
+			e := store.Evidence{CaseID: caseID, Key: fmt.Sprintf("k/%s/photo-%d.jpg", caseID, i), Kind: "vehicle-photo-entry",
+				MediaType: "image/jpeg", Start: store.Now(), End: store.Now(), Size: 10, SHA256: sha}
+			var added bool
+			err := db.InTx(ctx, func(q store.Q) error {
+				var err error
+				added, err = store.AppendEvidenceOnce(ctx, q, &e)
+				return err
+			})
+			return e, added, err
+		}
+		a, b := newCase(), newCase()
+		sha := strings.Repeat("ab", 32)
+		type result struct {
+			ev    store.Evidence
+			added bool
+			err   error
+		}
+		const n = 6
+		results := make(chan result, n)
+		for i := range n {
+			go func() {
+				ev, added, err := once(a.ID, sha, i)
+				results <- result{ev, added, err}
+			}()
+		}
+		var ids []string
+		added := 0
+		for range n {
+			r := <-results
+			require.NoError(t, r.err)
+			if r.added {
+				added++
+			}
+			ids = append(ids, r.ev.ID)
+		}
+		require.Equal(t, 1, added, "added by one transaction")
+		for _, id := range ids {
+			require.Equal(t, ids[0], id, "every caller gets the row")
+		}
+		rows, err := store.CaseEvidence(ctx, db.Q(), a.ID)
+		require.NoError(t, err)
+		require.Len(t, rows, 1)
+		c, err := store.Get[store.Case](ctx, db.Q(), a.ID)
+		require.NoError(t, err)
+		require.Empty(t, store.VerifyEvidenceChain(c, rows))
+
+		_, added1, err := once(b.ID, sha, 0)
+		require.NoError(t, err)
+		require.True(t, added1, "the same object on another case")
+		_, added2, err := once(a.ID, strings.Repeat("cd", 32), 99)
+		require.NoError(t, err)
+		require.True(t, added2, "another object on the same case")
+
+		_, err = store.EvidenceBySHA256(ctx, db.Q(), a.ID, strings.Repeat("ef", 32))
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, _, err = once(store.NewID(), sha, 0)
+		require.ErrorIs(t, err, store.ErrNotFound, "no such case")
+	})
+}

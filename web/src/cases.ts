@@ -114,6 +114,22 @@ export interface PlateLookup {
   message: string;
   /** The plate as typed, normalised and stored on the case. */
   case_plate?: string;
+  /** The vehicle's entry/exit photos the parking system sent, now evidence of the case. */
+  photos?: PlatePhoto[] | null;
+  /** Photos the parking system sent that broke the protocol and were left out. */
+  photos_dropped?: number;
+  /** Set when the photos could not be kept (e.g. store_unavailable); the lookup itself stands. */
+  photos_error?: { code: string; message: string } | null;
+}
+
+/** A vehicle photo from the parking system, kept as evidence of the case. */
+export interface PlatePhoto {
+  evidence_id: string;
+  kind: 'entry' | 'exit';
+  /** When the parking system took it (RFC 3339). */
+  taken_at: string;
+  /** The evidence content path (GET with the session). */
+  content_url: string;
 }
 
 /** POST /cases/{id}/pay-code: a payment the robot display can show as a QR code. */

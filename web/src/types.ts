@@ -187,7 +187,7 @@ export interface Evidence {
   id: string;
   case_id?: string;
   key: string;
-  /** clip, snapshot-scene, snapshot-id_document, call-audio, transcript, … */
+  /** clip, snapshot-scene, snapshot-id_document, vehicle-photo-entry, vehicle-photo-exit, call-audio, transcript, … */
   kind: string;
   media_type: string;
   camera_id: string | null;

@@ -1,13 +1,14 @@
 // Plate entry or correction and its look-up in the parking system
 // (POST /cases/{id}/plate): found or not, entry time, fee, paid, permit,
-// vehicle class, the parking system's message.
+// vehicle class, the parking system's message, and the vehicle's
+// entry/exit photos (kept as evidence of the case by the server).
 
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { lookupPlate, type PlateLookup as Lookup } from '../cases';
 import { errorText } from '../errors';
 import { formatDateTime, getLang, t } from '../i18n';
-import { cleanPlate, feeText, parkingFailure, permitFacts, PLATE_MAX } from './parking';
+import { cleanPlate, feeText, parkingFailure, permitFacts, photosDropped, platePhotos, PLATE_MAX } from './parking';
 
 interface Props {
   caseId: string;
@@ -137,9 +138,50 @@ function LookupResult({ l }: { l: Lookup }) {
         </dd>
       </dl>
       {l.message && <p class="plate-message">{l.message}</p>}
+      <VehiclePhotos l={l} />
       {l.case_plate && (
         <p class="muted plate-stored" data-plate={l.case_plate}>
           {t('calls.plateStored', { plate: l.case_plate })}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** The vehicle's photos as thumbnails, each opening large in a new tab like the call's snapshots. */
+function VehiclePhotos({ l }: { l: Lookup }) {
+  const photos = platePhotos(l);
+  const dropped = photosDropped(l);
+  const failed = l.photos_error;
+  if (photos.length === 0 && dropped === 0 && !failed) return null;
+  return (
+    <div class="plate-photos" id="call-plate-photos" data-count={String(photos.length)}>
+      {photos.length > 0 && <h3 class="plate-photos-title">{t('calls.platePhotos')}</h3>}
+      {photos.length > 0 && (
+        <div class="plate-photo-list">
+          {photos.map((p) => {
+            const time = formatDateTime(p.takenAt);
+            return (
+              <figure key={p.evidenceId} class="plate-photo-item">
+                <a href={p.src} target="_blank" rel="noopener noreferrer" title={t('calls.platePhotoOpen')}>
+                  <img class="plate-photo" data-kind={p.kind} data-evidence-id={p.evidenceId} src={p.src} alt={t(`calls.platePhotoAlt.${p.kind}`, { plate: l.plate, time })} />
+                </a>
+                <figcaption class="muted plate-photo-caption">
+                  {t(`calls.platePhoto.${p.kind}`)} · <time dateTime={p.takenAt}>{time}</time>
+                </figcaption>
+              </figure>
+            );
+          })}
+        </div>
+      )}
+      {failed && (
+        <p class="warning plate-photos-error" id="call-plate-photos-error" data-code={failed.code}>
+          {t('calls.platePhotosNotSaved', { error: failed.message })}
+        </p>
+      )}
+      {dropped > 0 && (
+        <p class="muted plate-photos-dropped" data-dropped={String(dropped)}>
+          {t('calls.platePhotosDropped', { n: dropped })}
         </p>
       )}
     </div>

@@ -20,7 +20,7 @@ import {
   type Lane,
   type ServerMessage,
 } from './callState';
-import { cleanPlate, formatMoney, parkingFailure, payCodeUsable, permitFacts } from './parking';
+import { cleanPlate, formatMoney, parkingFailure, payCodeUsable, permitFacts, photosDropped, platePhotos } from './parking';
 import { darkModules, qrPath } from './qr';
 import { ABNORMAL_REASONS, abnormalOpen, describeCommand, displayQr, displayText, LED_COLORS, readRobotState, robotTextProblem, voice } from './robot';
 import { en, zhCN } from '../strings';
@@ -341,6 +341,27 @@ describe('parking answers', () => {
     assert.equal(payCodeUsable(pc, T0 + 10 * 60000), false);
     assert.equal(payCodeUsable({ ...pc, issued: false }, T0), false);
   });
+  it('shows the vehicle photos kept as evidence, read from this server only', () => {
+    const entry = { evidence_id: 'ev/1', kind: 'entry' as const, taken_at: '2025-05-01T07:50:00Z', content_url: '/api/v1/evidence/ev%2F1/content' };
+    assert.deepEqual(platePhotos({ photos: [entry] }), [
+      { evidenceId: 'ev/1', kind: 'entry', takenAt: '2025-05-01T07:50:00Z', src: '/api/v1/evidence/ev%2F1/content' },
+    ]);
+    // the content URL an answer names is not followed: the page builds the evidence path itself
+    const elsewhere = { ...entry, evidence_id: 'ev2', kind: 'exit' as const, content_url: 'https://images.example/car.jpg' };
+    assert.equal(platePhotos({ photos: [elsewhere] })[0].src, '/api/v1/evidence/ev2/content');
+    const odd = [null, 42, { ...entry, kind: 'side' }, { ...entry, evidence_id: '' }, { ...entry, evidence_id: 7 }, { ...entry, taken_at: null }];
+    assert.deepEqual(
+      platePhotos({ photos: odd as never }).map((p) => [p.evidenceId, p.takenAt]),
+      [['ev/1', '']],
+      'unknown kinds and missing ids are left out',
+    );
+    assert.deepEqual(platePhotos({ photos: null }), []);
+    assert.deepEqual(platePhotos({}), [], 'an older server sends no photos');
+    assert.equal(photosDropped({ photos_dropped: 2 }), 2);
+    assert.equal(photosDropped({ photos_dropped: -1 }), 0);
+    assert.equal(photosDropped({ photos_dropped: NaN }), 0);
+    assert.equal(photosDropped({}), 0);
+  });
 });
 
 describe('QR code', () => {
@@ -361,6 +382,7 @@ describe('words', () => {
       ...LED_COLORS.map((c) => `calls.ledColor.${c}`),
       ...['open_gate', 'display', 'voice', 'led'].map((a) => `calls.action.${a}`),
       ...['requested', 'dialing', 'ringing'].map((d) => `calls.dialState.${d}`),
+      ...['entry', 'exit'].flatMap((k) => [`calls.platePhoto.${k}`, `calls.platePhotoAlt.${k}`, `evidenceKind.vehicle-photo-${k}`]),
     ];
     for (const k of keys) {
       assert.ok(k in en, `en ${k}`);

@@ -1,8 +1,8 @@
 // The parking system's answers as the gate-call page shows them: money in
-// minor units, the permit, the vehicle's stay, and which HTTP failures mean
-// what (docs/parking.md). Pure.
+// minor units, the permit, the vehicle's stay and photos, and which HTTP
+// failures mean what (docs/parking.md). Pure.
 
-import type { PayCode, PlateLookup } from '../cases';
+import { evidenceContentUrl, type PayCode, type PlateLookup } from '../cases';
 
 /** The longest plate the page sends (the server normalises and checks it: 422 for an invalid one). */
 export const PLATE_MAX = 16;
@@ -93,4 +93,34 @@ export function payCodeUsable(pc: PayCode, now: number): boolean {
   if (!pc.expires_at) return true;
   const at = Date.parse(pc.expires_at);
   return Number.isNaN(at) || at > now;
+}
+
+/** A vehicle photo as the page shows it. */
+export interface ShownPhoto {
+  evidenceId: string;
+  kind: 'entry' | 'exit';
+  takenAt: string;
+  /** This server's evidence content path, as for the snapshot thumbnails. */
+  src: string;
+}
+
+/**
+ * The lookup's photos the page can show: an evidence id and a known kind.
+ * The picture is read from the evidence content path built here (the same
+ * path as content_url), so nothing in the answer points the page elsewhere.
+ */
+export function platePhotos(l: Pick<PlateLookup, 'photos'>): ShownPhoto[] {
+  const out: ShownPhoto[] = [];
+  for (const p of Array.isArray(l.photos) ? l.photos : []) {
+    if (!p || typeof p !== 'object' || typeof p.evidence_id !== 'string' || p.evidence_id === '') continue;
+    if (p.kind !== 'entry' && p.kind !== 'exit') continue;
+    out.push({ evidenceId: p.evidence_id, kind: p.kind, takenAt: typeof p.taken_at === 'string' ? p.taken_at : '', src: evidenceContentUrl(p.evidence_id) });
+  }
+  return out;
+}
+
+/** How many photos the parking system sent that could not be used (0 when none or unknown). */
+export function photosDropped(l: Pick<PlateLookup, 'photos_dropped'>): number {
+  const n = l.photos_dropped;
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
 }
