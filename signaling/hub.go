@@ -220,6 +220,7 @@ wait:
 		case <-c.Done():
 			break wait
 		case <-ctx.Done():
+			reason = sip.EndShutdown // the server stops: the case says so, not "ended"
 			break wait
 		}
 	}

@@ -364,6 +364,25 @@ func TestUnansweredCallIsMissed(t *testing.T) {
 	require.Equal(t, "cancelled", amy.next(TypeEnded).Reason)
 }
 
+// TestRingingCallAtShutdown: the server stopping while a call rings ends
+// it for the agents and closes its case as missed "(shutdown)", not as if
+// the robot had hung up.
+func TestRingingCallAtShutdown(t *testing.T) {
+	e := newEnv(t, Config{})
+	amy := e.connect("amy")
+	f := e.call("call-4")
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.hub.handle(ctx, f); close(done) }()
+	ring := amy.next(TypeRinging)
+	stop()
+	require.Equal(t, sip.EndShutdown, amy.next(TypeEnded).Reason)
+	<-done
+	c := caseOf(t, e.db, ring.Call.CaseID)
+	require.Equal(t, store.CaseClosed, c.Status)
+	require.Equal(t, "missed call (shutdown)", c.Attribute)
+}
+
 // TestAgentReloadKeepsCall: the agent's WebSocket drops during a call; a
 // new connection within the grace gets the call back with a new offer and
 // the audio resumes; without one the call is hung up.
