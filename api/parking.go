@@ -42,7 +42,7 @@ type plateResult struct {
 	Photos    []platePhoto `json:"photos" doc:"The vehicle's entry/exit photos the parking system sent, kept as evidence of the case"`
 	// PhotosError is a partial failure: the lookup stands (200), photos
 	// holds what was kept before it.
-	PhotosError *ErrorDetail `json:"photos_error" doc:"Set when photos the parking system sent could not be kept (code store_unavailable or internal); the lookup itself succeeded"`
+	PhotosError *ErrorDetail `json:"photos_error,omitempty" doc:"Only when photos the parking system sent could not be kept (code store_unavailable or internal); the lookup itself succeeded"`
 }
 
 // platePhoto is a vehicle photo kept as evidence, as the page shows it.
