@@ -36,6 +36,9 @@ type agentPool struct {
 	agents []*callAgent
 	hold   time.Duration
 	setups []time.Duration // ringing → answered, since the last "setups"
+	// audio: accept → the robot's first packet at the agent, since the
+	// last "setups" (the agent accepts as it rings)
+	audio  []time.Duration
 	ended  int
 	failed int
 	first  string
@@ -71,6 +74,7 @@ func (p *agentPool) handle(cmd agentCmd) agentReply {
 	case "setups":
 		p.mu.Lock()
 		rep.Setups, p.setups = p.setups, nil
+		rep.AudioStarts, p.audio = p.audio, nil
 		p.mu.Unlock()
 	default:
 		err = fmt.Errorf("unknown command %q", cmd.Op)
@@ -299,7 +303,18 @@ func (a *callAgent) handle(m signaling.Message) {
 			a.send(signaling.Message{Type: signaling.TypeAccept, CallID: m.Call.ID})
 		}
 	case signaling.TypeOffer:
-		c, answer, err := newAgentCall(a.pool.api, m.CallID, m.SDP)
+		a.mu.Lock()
+		accepted, fresh := a.rings[m.CallID]
+		a.mu.Unlock()
+		var firstAudio func(time.Time)
+		if fresh { // not a second offer for a call already timed
+			firstAudio = func(at time.Time) {
+				a.pool.mu.Lock()
+				a.pool.audio = append(a.pool.audio, at.Sub(accepted))
+				a.pool.mu.Unlock()
+			}
+		}
+		c, answer, err := newAgentCall(a.pool.api, m.CallID, m.SDP, firstAudio)
 		if err != nil {
 			a.pool.fail(fmt.Errorf("answer the offer of %s: %w", m.CallID, err))
 			a.send(signaling.Message{Type: signaling.TypeHangup, CallID: m.CallID})
@@ -375,7 +390,9 @@ type agentCall struct {
 	rx rxStats
 }
 
-func newAgentCall(api *webrtc.API, id, offer string) (*agentCall, string, error) {
+// newAgentCall answers the offer; firstAudio, if not nil, is called with
+// the time the robot's first packet arrives.
+func newAgentCall(api *webrtc.API, id, offer string, firstAudio func(time.Time)) (*agentCall, string, error) {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, "", err
@@ -403,6 +420,10 @@ func newAgentCall(api *webrtc.API, id, offer string) (*agentCall, string, error)
 				return
 			}
 			now := time.Now()
+			if firstAudio != nil {
+				firstAudio(now)
+				firstAudio = nil
+			}
 			c.mu.Lock()
 			c.rx.add(p.SequenceNumber, p.Timestamp, now)
 			c.mu.Unlock()

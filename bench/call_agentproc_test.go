@@ -49,6 +49,9 @@ type agentReply struct {
 	// setups: ringing → answered of each call answered since the last
 	// "setups" command, in the order they were answered
 	Setups []time.Duration `json:",omitempty"`
+	// setups: accept → the robot's first audio packet at the agent, of
+	// each call answered since the last "setups"
+	AudioStarts []time.Duration `json:",omitempty"`
 }
 
 // callAudioStats is one call's audio as its agent sees it.

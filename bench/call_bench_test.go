@@ -106,8 +106,9 @@ func TestCallBenchSmoke(t *testing.T) {
 	if f := h.floor(t, 2); f.cpu <= 0 || f.relayed <= 0 {
 		t.Errorf("bare relay: CPU %v, %d packets relayed; want both > 0", f.cpu, f.relayed)
 	}
-	if s := h.setups(t, 5); len(s.invite) != cfg.setupCalls || len(s.agent) != cfg.setupCalls {
-		t.Errorf("setups: %d timed at the robot, %d at the agents; want %d", len(s.invite), len(s.agent), cfg.setupCalls)
+	if s := h.setups(t, 5); len(s.invite) != cfg.setupCalls || len(s.agent) != cfg.setupCalls || len(s.audio) != cfg.setupCalls {
+		t.Errorf("setups: %d timed at the robot, %d at the agents, %d to first audio; want %d", len(s.invite), len(s.agent), len(s.audio),
+			cfg.setupCalls)
 	}
 	if c := h.churn(t); c.failed > 0 || c.before <= 0 || c.callsAfter > 0 {
 		t.Errorf("churn: %+v", *c)

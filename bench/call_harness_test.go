@@ -127,6 +127,7 @@ type callSetups struct {
 	calls    int
 	invite   []time.Duration // INVITE → 200 OK at the robot
 	agent    []time.Duration // ringing → answered at the agent
+	audio    []time.Duration // accept → the robot's first audio packet at the agent
 	achieved float64         // 200 OKs per second, first to last
 	failed   string
 }
@@ -265,7 +266,8 @@ func (h *callHarness) setups(tb testing.TB, rate int) *callSetups {
 	s.achieved = achievedRate(p.file("rtt.csv"))
 	// the last hang-ups may still be on their way
 	r.agents.do(tb, agentCmd{Op: "hangup", Timeout: time.Minute}, 2*time.Minute)
-	s.agent = r.agents.do(tb, agentCmd{Op: "setups"}, 30*time.Second).Setups
+	rep := r.agents.do(tb, agentCmd{Op: "setups"}, 30*time.Second)
+	s.agent, s.audio = rep.Setups, rep.AudioStarts
 	r.agents.do(tb, agentCmd{Op: "hold"}, 30*time.Second)
 	h.res.setups = append(h.res.setups, s)
 	return &h.res.setups[len(h.res.setups)-1]

@@ -93,11 +93,25 @@ func (r *callResults) table(cfg callConfig) string {
 			res += fmt.Sprintf("; of which ringing → answered at the agent p50 / p99 %.0f / %.0f ms", ms(percentile(s.agent, 50)),
 				ms(percentile(s.agent, 99)))
 		}
+		if len(s.audio) > 0 {
+			res += fmt.Sprintf("; accept → the robot's first audio at the agent p50 / p99 / max %.0f / %.0f / %.0f ms", ms(percentile(s.audio, 50)),
+				ms(percentile(s.audio, 99)), ms(slices.Max(s.audio)))
+		}
 		if len(s.invite) != s.calls || s.failed != "" {
 			res += fmt.Sprintf("; **%d of %d timed** %s", len(s.invite), s.calls, s.failed)
 		}
 		row(fmt.Sprintf("call setup INVITE → 200 OK at the robot, %d calls at %d/s held %v: p50 / p99 / max", s.calls, s.rate,
 			cfg.setupHold), res, "", nil)
+	}
+	var audio []time.Duration
+	for i := range r.setups {
+		audio = append(audio, r.setups[i].audio...)
+	}
+	if len(audio) > 0 {
+		p99 := percentile(audio, 99)
+		row(fmt.Sprintf("audio plays within a second of accepting: accept → the robot's first audio packet at the agent, %d calls of the setup phases, p50 / p99 / max",
+			len(audio)), fmt.Sprintf("%.0f / %.0f / %.0f ms", ms(percentile(audio, 50)), ms(p99), ms(slices.Max(audio))), "≤ 1 s",
+			yes(p99 <= time.Second))
 	}
 	if c := r.churn; c != nil {
 		row(fmt.Sprintf("goroutines around %d calls (%d/s, held %v; %.0f s): before / peak / right after / settled", c.n,
