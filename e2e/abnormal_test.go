@@ -70,16 +70,11 @@ func TestGateCallAbnormalOpen(t *testing.T) {
 	dir := t.TempDir()
 	robot := sippRobot(t, srv, dir, abnormalRobotScenario, "message_ooc.xml", "robot9", "robot-secret-9")
 
-	click(t, bctx, ".call-accept")
-	waitJS(t, bctx, 20*time.Second, "the call is answered",
-		`document.querySelector('#call-active')?.dataset.state === 'answered'`)
-	caseID, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#call-active').dataset.caseId`))
-	require.NoError(t, err)
-	require.NotEmpty(t, caseID)
+	_, caseID := acceptCall(t, bctx)
 
 	// The form at an exit: reason and remark first, then it asks for the evidence only.
 	click(t, bctx, "#abnormal-toggle")
-	_, err = chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => { const s = document.querySelector('#abnormal-reason');
+	_, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => { const s = document.querySelector('#abnormal-reason');
 		s.value = `+jsString(reason)+`; s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`))
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(bctx, chromedp.SendKeys(chromedp.CSS("#abnormal-remark"), remark)))

@@ -85,6 +85,28 @@ func waitJS(t *testing.T, ctx context.Context, timeout time.Duration, what, cond
 	require.NoError(t, err, what)
 }
 
+// acceptCall accepts the call ringing in the console and waits until it
+// is answered and the robot's audio plays (25 packets); it returns the
+// call's and its case's ids as the page shows them.
+func acceptCall(t *testing.T, ctx context.Context) (callID, caseID string) {
+	t.Helper()
+	click(t, ctx, ".call-accept")
+	waitJS(t, ctx, 20*time.Second, "the call is answered and the robot's audio arrives",
+		`document.querySelector('#call-active')?.dataset.state === 'answered' && Number(document.querySelector('#call-active').dataset.packetsReceived) >= 25`)
+	return callIDs(t, ctx)
+}
+
+// callIDs are the call's and its case's ids as the page shows them.
+func callIDs(t *testing.T, ctx context.Context) (callID, caseID string) {
+	t.Helper()
+	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.querySelector('#call-active').dataset.callId, document.querySelector('#call-active').dataset.caseId]`))
+	require.NoError(t, err)
+	require.Len(t, ids, 2)
+	require.NotEmpty(t, ids[0], "call id on the page")
+	require.NotEmpty(t, ids[1], "case id on the page")
+	return ids[0], ids[1]
+}
+
 // closeTicket types the case's remark and closes the ticket, which hangs
 // the call up if it is still on; the page returns to idle.
 func closeTicket(t *testing.T, ctx context.Context, remark string) {
@@ -196,12 +218,7 @@ func TestGateCallConsole(t *testing.T) {
 	dir := t.TempDir()
 	robot := sippRobot(t, srv, dir, gateRobotScenario, "message_ooc.xml", "robot7", "robot-secret-7")
 
-	click(t, bctx, ".call-accept")
-	waitJS(t, bctx, 20*time.Second, "the call is answered and the robot's audio arrives",
-		`document.querySelector('#call-active')?.dataset.state === 'answered' && Number(document.querySelector('#call-active').dataset.packetsReceived) >= 25`)
-	caseID, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#call-active').dataset.caseId`))
-	require.NoError(t, err)
-	require.NotEmpty(t, caseID)
+	_, caseID := acceptCall(t, bctx)
 
 	// The overview knows the lane: an exit.
 	lane, err := chromedp.Run(bctx, chromedp.Poll[string](`(() => { const t = document.querySelector('#call-lane')?.textContent || ''; return t.includes('North exit') ? t : null })()`,

@@ -26,13 +26,7 @@ func TestGateCallSurvivesReload(t *testing.T) {
 	dir := t.TempDir()
 	robot := sippRobot(t, srv, dir, abnormalRobotScenario, "message_ooc.xml", "robot5", "robot-secret-5")
 
-	click(t, bctx, ".call-accept")
-	waitJS(t, bctx, 20*time.Second, "the call is answered and the robot's audio arrives",
-		`document.querySelector('#call-active')?.dataset.state === 'answered' && Number(document.querySelector('#call-active').dataset.packetsReceived) >= 25`)
-	ids, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[document.querySelector('#call-active').dataset.callId, document.querySelector('#call-active').dataset.caseId]`))
-	require.NoError(t, err)
-	callID, caseID := ids[0], ids[1]
-	require.NotEmpty(t, callID)
+	callID, caseID := acceptCall(t, bctx)
 	require.Eventually(t, func() bool {
 		bs, ok := srv.Hub.BridgeStats(callID)
 		return ok && bs.AgentToLeg > 0
@@ -44,9 +38,8 @@ func TestGateCallSurvivesReload(t *testing.T) {
 	// The page is new (its counters start at zero) and finds its call again.
 	waitJS(t, bctx, 20*time.Second, "after the reload the page is back on the call, with the robot's audio",
 		`document.querySelector('#call-active')?.dataset.state === 'answered' && Number(document.querySelector('#call-active').dataset.packetsReceived) >= 25`)
-	again, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[document.querySelector('#call-active').dataset.callId, document.querySelector('#call-active').dataset.caseId]`))
-	require.NoError(t, err)
-	require.Equal(t, []string{callID, caseID}, again, "the same call and case")
+	againCall, againCase := callIDs(t, bctx)
+	require.Equal(t, []string{callID, caseID}, []string{againCall, againCase}, "the same call and case")
 	require.Eventually(t, func() bool {
 		bs, ok := srv.Hub.BridgeStats(callID)
 		return ok && bs.AgentToLeg >= before.AgentToLeg+25
