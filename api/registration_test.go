@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -10,18 +9,15 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/attendant/attendant/internal/testenv"
 )
 
 // TestDeviceRegistrationVisible: a robot (sipp) registers with the
 // device's SIP credentials and the API shows the binding; a wrong password
 // registers nothing.
 func TestDeviceRegistrationVisible(t *testing.T) {
-	if _, err := exec.LookPath("sipp"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("sipp not installed; make test installs it")
-		}
-		t.Skip("sipp not installed")
-	}
+	testenv.LookTool(t, "sipp")
 	f := newFixture(t, "")
 	udp, _ := f.sip.Addr()
 	scenario, err := filepath.Abs("../sip/testdata/reg.xml")

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -24,13 +23,7 @@ import (
 // rise both ways in the browser's own stats, the robot hangs up, the agent
 // closes the ticket with a remark, and the case holds the recording.
 func TestRobotCallInBrowser(t *testing.T) {
-	sippBin, err := exec.LookPath("sipp")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("sipp not installed; make test installs sip-tester")
-		}
-		t.Skip("sipp not installed (make test installs sip-tester)")
-	}
+	sippBin := testenv.LookTool(t, "sipp")
 	srv := apitest.Start(t, apitest.Options{AdminPassword: adminPassword, Web: web.Handler()})
 	ctx := context.Background()
 	now := store.Now()
@@ -43,7 +36,7 @@ func TestRobotCallInBrowser(t *testing.T) {
 	bctx := browser(t)
 	login(t, bctx, srv.URL)
 	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/#/calls"), chromedp.WaitVisible(chromedp.CSS("#calls-idle"))))
-	_, err = chromedp.Run(bctx, chromedp.Poll[bool](`document.querySelector('#calls-connection')?.dataset.state === 'connected' || null`,
+	_, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.querySelector('#calls-connection')?.dataset.state === 'connected' || null`,
 		chromedp.WithPollingTimeout(10*time.Second)))
 	require.NoError(t, err, "the console's WebSocket connects")
 

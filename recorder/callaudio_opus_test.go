@@ -21,19 +21,15 @@ import (
 
 	"github.com/attendant/attendant/recorder"
 	"github.com/attendant/attendant/recorder/spool"
+
+	"github.com/attendant/attendant/internal/testenv"
 )
 
 // opusStream has ffmpeg encode seconds of a tone to Opus RTP (20 ms frames)
 // and returns the packets, as a robot would send them.
 func opusStream(t *testing.T, seconds float64, freq int) []rtp.Packet {
 	t.Helper()
-	ffmpeg, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ffmpeg not installed")
-		}
-		t.Skip("ffmpeg not installed")
-	}
+	ffmpeg := testenv.LookTool(t, "ffmpeg")
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer conn.Close()

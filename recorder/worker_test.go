@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"github.com/attendant/attendant/internal/g711"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attendant/attendant/internal/g711"
+
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/stretchr/testify/require"
 
@@ -24,18 +25,15 @@ import (
 	"github.com/attendant/attendant/recorder"
 	"github.com/attendant/attendant/recorder/spool"
 	"github.com/attendant/attendant/store"
+
+	"github.com/attendant/attendant/internal/testenv"
 )
 
 // testFrames encodes 2 s of 25 fps H264 (a keyframe a second) with ffmpeg
 // and splits it into access units.
 func testFrames(t *testing.T) [][][]byte {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ffmpeg not installed; make test installs it")
-		}
-		t.Skip("ffmpeg not installed (make test installs it)")
-	}
+	testenv.LookTool(t, "ffmpeg")
 	out := filepath.Join(t.TempDir(), "v.h264")
 	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-t", "2",
 		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "0", "-x264-params", "aud=1", "-f", "h264", out)

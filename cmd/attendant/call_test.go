@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -119,13 +118,7 @@ func (a *wsAgent) answer(offer string) string {
 // accepts, answers the WebRTC offer, hears the robot's PCMU tone through the
 // bridge; the robot hangs up; the call's case has the agent and its end.
 func TestRobotCallAnsweredByAgent(t *testing.T) {
-	sippBin, err := exec.LookPath("sipp")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("sipp not installed; make test installs sip-tester")
-		}
-		t.Skip("sipp not installed (make test installs sip-tester)")
-	}
+	sippBin := testenv.LookTool(t, "sipp")
 	sipPort := freeUDP(t)
 	sipAddr := "127.0.0.1:" + strconv.Itoa(sipPort)
 	s := startServerSIP(t, sipAddr)

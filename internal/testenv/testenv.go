@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -83,6 +84,18 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// LookTool returns the path of a tool a test runs (sipp, ffmpeg, ...): when
+// it is not installed the test skips, or fails in CI, where make test has
+// installed every tool.
+func LookTool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		missing(t, "%s not found (make test installs it)", name)
+	}
+	return path
 }
 
 // missing skips the test because a server binary is not installed, or fails
