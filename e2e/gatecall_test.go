@@ -129,13 +129,7 @@ func click(t *testing.T, ctx context.Context, sel string) {
 // it got is logged to dir/messages.log.
 func sippRobot(t *testing.T, srv *apitest.Server, dir, scenario, ooc, user, password string, extra ...string) *sippRun {
 	t.Helper()
-	bin, err := exec.LookPath("sipp")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("sipp not installed; make test installs sip-tester")
-		}
-		t.Skip("sipp not installed (make test installs sip-tester)")
-	}
+	bin := testenv.LookTool(t, "sipp")
 	testenv.WriteToneWAV(t, filepath.Join(dir, "tone.wav"), 2)
 	sf := filepath.Join(dir, "robot.xml")
 	require.NoError(t, os.WriteFile(sf, []byte(scenario), 0o644))
@@ -460,44 +454,7 @@ func sippRegister(name string) string {
 	return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="` + name + `">
-  <send retrans="500">
-    <![CDATA[
-
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Expires: 120
-      User-Agent: sipp-robot
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="401" auth="true"/>
-  <send retrans="500">
-    <![CDATA[
-
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
-      [authentication]
-      Max-Forwards: 70
-      Expires: 120
-      User-Agent: sipp-robot
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-`
+` + testenv.SippRegister(120)
 }
 
 // sippRegisterInvite is the start of both calling robots: REGISTER, INVITE

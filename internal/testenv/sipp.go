@@ -1,6 +1,9 @@
 package testenv
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // SippCallPCMU is the calling part of a sipp robot's scenario, shared by
 // the end-to-end tests and the call benchmark: an INVITE offering PCMU and
@@ -62,6 +65,35 @@ func SippCallPCMU(user, inviteAttrs, okAttrs string) string {
     </action>
   </nop>
 `)
+}
+
+// SippRegister is the start of a sipp robot's scenario: a REGISTER as
+// [service] (sipp's -s), the 401 challenge, the REGISTER again with digest
+// credentials (-au, -ap) and its 200. expires is the Expires asked for.
+func SippRegister(expires int) string {
+	register := func(cseq, auth string) string {
+		return strings.NewReplacer("{cseq}", cseq, "{auth}", auth, "{expires}", strconv.Itoa(expires)).Replace(`  <send retrans="500">
+    <![CDATA[
+
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: {cseq} REGISTER
+      Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>{auth}
+      Max-Forwards: 70
+      Expires: {expires}
+      User-Agent: sipp-robot
+      Content-Length: 0
+
+    ]]>
+  </send>
+`)
+	}
+	return register("1", "") + `  <recv response="401" auth="true"/>
+` + register("2", "\n      [authentication]") + `  <recv response="200"/>
+`
 }
 
 func attrs(s string) string {
