@@ -220,7 +220,12 @@ wait:
 		case <-c.Done():
 			break wait
 		case <-ctx.Done():
-			reason = sip.EndShutdown // the server stops: the case says so, not "ended"
+			// ctx also ends when the call does: then its own reason stands
+			select {
+			case <-c.Done():
+			default:
+				reason = sip.EndShutdown // the server stops: the case says so, not "ended"
+			}
 			break wait
 		}
 	}

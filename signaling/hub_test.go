@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -381,6 +382,41 @@ func TestRingingCallAtShutdown(t *testing.T) {
 	c := caseOf(t, e.db, ring.Call.CaseID)
 	require.Equal(t, store.CaseClosed, c.Status)
 	require.Equal(t, "missed call (shutdown)", c.Attribute)
+}
+
+// TestEndedCallKeepsItsReason: the sip server's ctx for a call also ends
+// when the call does; the call's own reason (the robot's BYE) must win over
+// "shutdown" however the hub's select picks between the two. (CI once saw
+// "shutdown" for a robot's BYE.)
+func TestEndedCallKeepsItsReason(t *testing.T) {
+	e := newEnv(t, Config{})
+	amy := e.connect("amy")
+	for i := range 20 {
+		f := e.call(fmt.Sprintf("call-bye-%d", i))
+		done := make(chan struct{})
+		go func() { e.hub.handle(endsWithCall{context.Background(), f}, f); close(done) }()
+		amy.next(TypeRinging)
+		f.end(sip.EndRemoteBye)
+		require.Equal(t, sip.EndRemoteBye, amy.next(TypeEnded).Reason, "call %d", i)
+		<-done
+	}
+}
+
+// endsWithCall is a ctx that ends the instant its call does, so that both
+// are ready whenever the hub looks.
+type endsWithCall struct {
+	context.Context
+	f *fakeCall
+}
+
+func (c endsWithCall) Done() <-chan struct{} { return c.f.done }
+func (c endsWithCall) Err() error {
+	select {
+	case <-c.f.done:
+		return context.Canceled
+	default:
+		return nil
+	}
 }
 
 // TestAgentReloadKeepsCall: the agent's WebSocket drops during a call; a
