@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/attendant/attendant/parking"
 	"github.com/attendant/attendant/recorder"
@@ -91,7 +92,11 @@ func (s *Server) registerParking(p Parking) {
 		if q.Plate, err = parking.NormalizePlate(in.Body.Plate); err != nil {
 			return nil, errInvalidPlate(err)
 		}
-		l, err := p.Lookup(ctx, q)
+		var l parking.Lookup
+		err = s.parkingMetrics.observe("lookup", func() (err error) {
+			l, err = p.Lookup(ctx, q)
+			return err
+		})
 		if err != nil {
 			return nil, s.parkingError(c.ID, err)
 		}
@@ -140,8 +145,14 @@ func (s *Server) registerParking(p Parking) {
 		// from the first caller's cancellation, since others wait on it;
 		// the parking client's timeout bounds it.
 		dctx := context.WithoutCancel(ctx)
+		s.parkingMetrics.payCodesInFlight.Inc()
+		defer s.parkingMetrics.payCodesInFlight.Dec()
 		v, err, _ := s.payCodes.Do(c.ID+"\x00"+q.Plate, func() (any, error) {
-			pc, err := p.PayCode(dctx, q)
+			var pc parking.PayCode
+			err := s.parkingMetrics.observe("pay_code", func() (err error) {
+				pc, err = p.PayCode(dctx, q)
+				return err
+			})
 			if err != nil {
 				return nil, s.parkingError(c.ID, err)
 			}
@@ -249,24 +260,76 @@ func errInvalidPlate(err error) error {
 // 502 and which way it failed; the whole error (URL without credentials,
 // plate, the system's own words) goes to the log.
 func (s *Server) parkingError(caseID string, err error) error {
-	var se *parking.StatusError
-	msg := "the parking system failed"
-	switch {
-	case errors.Is(err, parking.ErrInvalidPlate):
+	if errors.Is(err, parking.ErrInvalidPlate) {
 		return errInvalidPlate(err)
-	case errors.Is(err, parking.ErrTimeout):
-		msg = "the parking system did not answer in time"
-	case errors.Is(err, parking.ErrUnreachable):
-		msg = "the parking system cannot be reached"
-	case errors.As(err, &se):
-		msg = fmt.Sprintf("the parking system answered HTTP %d", se.Code)
-	case errors.Is(err, parking.ErrTooLarge), errors.Is(err, parking.ErrMalformed), errors.Is(err, parking.ErrMissingField):
-		msg = "the parking system's answer could not be read"
-	case errors.Is(err, context.Canceled):
-		msg = "the request was cancelled"
 	}
+	_, msg := parkingFailure(err)
 	s.log.Warn("parking system call failed", "case", caseID, "err", err)
 	return withCode(newError(http.StatusBadGateway, msg), "parking_error")
+}
+
+// parkingFailure names how a call to the parking system failed: a short
+// outcome for metrics and the words for the agent.
+func parkingFailure(err error) (outcome, msg string) {
+	var se *parking.StatusError
+	switch {
+	case errors.Is(err, parking.ErrInvalidPlate):
+		return "invalid_plate", "the parking system refused the plate"
+	case errors.Is(err, parking.ErrTimeout):
+		return "timeout", "the parking system did not answer in time"
+	case errors.Is(err, parking.ErrUnreachable):
+		return "unreachable", "the parking system cannot be reached"
+	case errors.As(err, &se):
+		return "http_error", fmt.Sprintf("the parking system answered HTTP %d", se.Code)
+	case errors.Is(err, parking.ErrTooLarge), errors.Is(err, parking.ErrMalformed), errors.Is(err, parking.ErrMissingField):
+		return "bad_answer", "the parking system's answer could not be read"
+	case errors.Is(err, context.Canceled):
+		return "cancelled", "the request was cancelled"
+	}
+	return "error", "the parking system failed"
+}
+
+// parkingMetrics tell operators how the parking integration is doing: a
+// plate lookup that fails leaves a driver at a shut gate.
+type parkingMetrics struct {
+	requests         *prometheus.CounterVec
+	duration         *prometheus.HistogramVec
+	payCodesInFlight prometheus.Gauge
+}
+
+func newParkingMetrics(reg prometheus.Registerer) (*parkingMetrics, error) {
+	m := &parkingMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "attendant_parking_requests_total", Help: "Requests to the parking system by action and outcome.",
+		}, []string{"action", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "attendant_parking_request_duration_seconds", Help: "How long the parking system took to answer, by action.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"action"}),
+		payCodesInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "attendant_parking_pay_code_requests_in_flight",
+			Help: "Pay-code requests being served; those for a case and plate already with the parking system wait for its answer.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.payCodesInFlight} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register parking metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// observe times and counts one call to the parking system.
+func (m *parkingMetrics) observe(action string, call func() error) error {
+	start := time.Now()
+	err := call()
+	m.duration.WithLabelValues(action).Observe(time.Since(start).Seconds())
+	outcome := "ok"
+	if err != nil {
+		outcome, _ = parkingFailure(err)
+	}
+	m.requests.WithLabelValues(action, outcome).Inc()
+	return err
 }
 
 // lookupAuditDetail is a lookup's result in a few words for the audit log.

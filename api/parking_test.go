@@ -3,11 +3,13 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -286,15 +288,17 @@ func TestParkingSystemFailures(t *testing.T) {
 	caseA := f.agent.create("/api/v1/cases", map[string]any{"site_id": f.siteA})
 	require.Equal(t, http.StatusOK, f.agent.do("POST", "/api/v1/cases/"+caseA+"/plate", map[string]any{"plate": parking.DemoPlateUnpaid}).status)
 
+	require.Equal(t, 1.0, metricValue(t, f.agent.e.url, `attendant_parking_requests_total{action="lookup",outcome="ok"}`))
+	outcomes := map[string]float64{}
 	for _, tc := range []struct {
-		name, url, secret, msg string
+		name, url, secret, msg, outcome string
 	}{
-		{"server error", srv.URL + "/500", parkingSecret, "the parking system answered HTTP 500"},
-		{"wrong secret", srv.URL + "/demo", "not-the-parking-secret", "the parking system answered HTTP 401"},
-		{"garbage", srv.URL + "/garbage", parkingSecret, "the parking system's answer could not be read"},
-		{"missing field", srv.URL + "/incomplete", parkingSecret, "the parking system's answer could not be read"},
-		{"timeout", srv.URL + "/slow", parkingSecret, "the parking system did not answer in time"},
-		{"unreachable", closed, parkingSecret, "the parking system cannot be reached"},
+		{"server error", srv.URL + "/500", parkingSecret, "the parking system answered HTTP 500", "http_error"},
+		{"wrong secret", srv.URL + "/demo", "not-the-parking-secret", "the parking system answered HTTP 401", "http_error"},
+		{"garbage", srv.URL + "/garbage", parkingSecret, "the parking system's answer could not be read", "bad_answer"},
+		{"missing field", srv.URL + "/incomplete", parkingSecret, "the parking system's answer could not be read", "bad_answer"},
+		{"timeout", srv.URL + "/slow", parkingSecret, "the parking system did not answer in time", "timeout"},
+		{"unreachable", closed, parkingSecret, "the parking system cannot be reached", "unreachable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sw.cur.Store(parkingClient(t, tc.url, tc.secret, 300*time.Millisecond))
@@ -313,6 +317,11 @@ func TestParkingSystemFailures(t *testing.T) {
 			}
 			require.Equal(t, parking.DemoPlateUnpaid, f.agent.do("GET", "/api/v1/cases/"+caseA, nil).json(t)["plate"],
 				"a failed lookup leaves the stored plate")
+			outcomes[tc.outcome]++
+			for _, action := range []string{"lookup", "pay_code"} {
+				series := fmt.Sprintf(`attendant_parking_requests_total{action=%q,outcome=%q}`, action, tc.outcome)
+				require.Equal(t, outcomes[tc.outcome], metricValue(t, f.agent.e.url, series), "operators see the failure")
+			}
 		})
 	}
 }
@@ -391,9 +400,12 @@ func TestPayCodeOnceInFlight(t *testing.T) {
 		wg.Go(func() { answers[i] = post(clients[i], sent) })
 		<-sent
 	}
-	// the followers' requests are written; give the server a moment to
-	// read, authenticate and reach the pay code before the first returns
-	time.Sleep(500 * time.Millisecond)
+	// the followers' requests are written; the first returns once the
+	// server has them waiting on it
+	require.Eventually(t, func() bool {
+		n, err := readMetric(f.agent.e.url, "attendant_parking_pay_code_requests_in_flight")
+		return err == nil && n == float64(len(clients))
+	}, 10*time.Second, 10*time.Millisecond, "every pay-code request reaches the server")
 	close(release)
 	wg.Wait()
 	for i, a := range answers {
@@ -403,6 +415,8 @@ func TestPayCodeOnceInFlight(t *testing.T) {
 	}
 	require.NotEmpty(t, answers[0].payload)
 	require.EqualValues(t, 1, payCodes.Load(), "one request to the parking system")
+	require.Equal(t, 1.0, metricValue(t, f.agent.e.url, `attendant_parking_requests_total{action="pay_code",outcome="ok"}`))
+	require.Zero(t, metricValue(t, f.agent.e.url, "attendant_parking_pay_code_requests_in_flight"))
 	audit := f.admin.do("GET", "/api/v1/audit?object_id="+caseA+"&action=case.pay_code", nil)
 	require.Equal(t, http.StatusOK, audit.status)
 	n := 0
@@ -417,4 +431,31 @@ func TestPayCodeOnceInFlight(t *testing.T) {
 	r := f.agent.do("POST", "/api/v1/cases/"+caseA+"/pay-code", nil)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	require.EqualValues(t, 2, payCodes.Load())
+}
+
+// metricValue reads one series from the server's /metrics (0 when absent).
+func metricValue(t *testing.T, baseURL, series string) float64 {
+	t.Helper()
+	v, err := readMetric(baseURL, series)
+	require.NoError(t, err)
+	return v
+}
+
+// readMetric is metricValue for conditions polled off the test goroutine.
+func readMetric(baseURL, series string) (float64, error) {
+	res, err := http.Get(baseURL + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(raw)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, nil
 }

@@ -121,7 +121,8 @@ type Server struct {
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
 
-	payCodes singleflight.Group // pay-code requests in flight, by case and plate
+	payCodes       singleflight.Group // pay-code requests in flight, by case and plate
+	parkingMetrics *parkingMetrics
 }
 
 // New builds the API.
@@ -156,6 +157,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	if err := reg.Register(s.httpDuration); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.parkingMetrics, err = newParkingMetrics(reg); err != nil {
 		return nil, err
 	}
 
