@@ -173,7 +173,31 @@ func TestSippCall(t *testing.T) {
 		if err := c.WriteRTP(rtpPacket(0, 1, 1, 1, nil)); !errors.Is(err, ErrCallEnded) {
 			t.Fatalf("WriteRTP after the end: %v", err)
 		}
+		// the call is counted once its goroutine has finished
+		st := waitStats(t, ts.Server, func(st ServerStats) bool { return st.CallsEnded[EndRemoteBye] == 1 })
+		if st.CallsIn != 1 || st.CallsOut != 0 || st.CallsActive != 0 || len(st.CallsEnded) != 1 {
+			t.Fatalf("call counters %+v", st)
+		}
+		if st.RTPReceived < uint64(res.media+res.echoed) || st.RTPLost != 0 || st.RTPForeign != 0 {
+			t.Fatalf("RTP counters %+v, read %d packets", st, res.media+res.echoed)
+		}
 	})
+}
+
+// waitStats polls the server's counters until ok holds.
+func waitStats(t *testing.T, s *Server, ok func(ServerStats) bool) ServerStats {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := s.Stats()
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server counters never got there: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // eventSeen drains a call's (closed) event channel looking for kind.

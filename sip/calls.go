@@ -238,17 +238,22 @@ func (s *Server) addCall(c *Call) bool {
 	}
 	s.calls[c.key] = c
 	s.callOwners.Add(1)
-	if !c.out {
+	if c.out {
+		s.counters.callsOut++
+	} else {
+		s.counters.callsIn++
 		s.callHandlers.Add(1)
 	}
 	return true
 }
 
+// removeCall forgets an ended call and adds it to the counters.
 func (s *Server) removeCall(c *Call) {
 	s.callsMu.Lock()
 	defer s.callsMu.Unlock()
 	if s.calls[c.key] == c {
 		delete(s.calls, c.key)
+		s.countEndedLocked(c)
 	}
 }
 

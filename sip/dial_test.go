@@ -74,6 +74,10 @@ func TestSippDial(t *testing.T) {
 			t.Fatalf("events %+v, want ringing first", evs)
 		}
 		wait(t)
+		st := waitStats(t, ts.Server, func(st ServerStats) bool { return st.CallsEnded[EndLocalBye] == 1 })
+		if st.CallsOut != 1 || st.CallsIn != 0 || st.CallsActive != 0 || st.RTPReceived < uint64(got) {
+			t.Fatalf("counters %+v after one dialled call, %d packets read", st, got)
+		}
 	})
 }
 

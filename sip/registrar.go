@@ -31,6 +31,7 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 	now := s.now()
 	ip := hostOf(req.Source())
 	if s.limiter.blocked(ip, now) {
+		s.counters.blocked.Add(1)
 		s.respond(req, tx, 403, "Forbidden")
 		return
 	}
@@ -225,6 +226,7 @@ func (s *Server) authenticate(d Digest, method, ip string, now time.Time) (Devic
 
 // authFailed counts a failure and logs it; once per block it logs at Warn.
 func (s *Server) authFailed(ip string, now time.Time, user, why string) {
+	s.counters.authFailures.Add(1)
 	if s.limiter.fail(ip, now) {
 		s.log.Warn("sip source blocked after repeated authentication failures",
 			"ip", ip, "user", user, "limit", s.cfg.FailLimit, "window", s.cfg.FailWindow)

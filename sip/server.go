@@ -77,6 +77,8 @@ type Server struct {
 	callsClosed  bool
 	callOwners   sync.WaitGroup
 	callHandlers sync.WaitGroup
+
+	counters serverCounters
 }
 
 // NewServer binds UDP and TCP on cfg.Addr and returns a server ready to

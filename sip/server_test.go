@@ -240,6 +240,9 @@ func TestRegisterRateLimit(t *testing.T) {
 	if n := strings.Count(logs, "level=WARN msg=\"sip source blocked"); n != 1 {
 		t.Fatalf("%d WARN block lines, want 1:\n%s", n, logs)
 	}
+	if st := ts.Stats(); st.AuthFailures != 3 || st.Blocked != 2 || st.Registered != 1 {
+		t.Fatalf("counters: %d failures (want 3), %d blocked (want 2), %d registered (want 1)", st.AuthFailures, st.Blocked, st.Registered)
+	}
 }
 
 func TestNAT(t *testing.T) {

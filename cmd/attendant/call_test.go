@@ -170,6 +170,21 @@ func TestRobotCallAnsweredByAgent(t *testing.T) {
 		t.Fatalf("sipp did not finish: %s", sippOut.String())
 	}
 
+	require.Eventually(t, func() bool {
+		res, err := http.Get(s.url + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		m := string(b)
+		return strings.Contains(m, `attendant_sip_calls_ended_total{reason="remote-bye"} 1`+"\n") &&
+			strings.Contains(m, `attendant_sip_calls_total{direction="in"} 1`+"\n") &&
+			strings.Contains(m, "attendant_sip_calls_active 0\n") &&
+			strings.Contains(m, "attendant_sip_registered_devices 1\n") &&
+			!strings.Contains(m, "attendant_sip_rtp_received_packets_total 0\n")
+	}, 10*time.Second, 50*time.Millisecond, "operators see the call in /metrics")
+
 	caseID := callInfo["case_id"].(string)
 	var cs map[string]any
 	require.Eventually(t, func() bool {

@@ -240,7 +240,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(api.NewCameraCollector(cameras), newRecordingCollector(sp, rec))
+	reg.MustRegister(api.NewCameraCollector(cameras), newRecordingCollector(sp, rec), newSIPCollector(sipServer))
 	srv.Handle("GET /api/v1/ws", hub.Handler(srv.AuthenticateRequest))
 
 	var demo *democam.Server
