@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -41,6 +42,7 @@ type Call interface {
 	Events() <-chan sip.CallEvent
 	ReadRTP(buf []byte) (int, error)
 	WriteRTP(pkt []byte) error
+	Stats() sip.CallStats
 }
 
 // CallRecorder records a call's audio (recorder.Recorder).
@@ -254,6 +256,10 @@ func (h *Hub) end(ctx context.Context, ac *activeCall, reason string) {
 	}
 	agentID := ac.info.AgentID
 	h.mu.Unlock()
+	var quality *callQuality
+	if answered {
+		quality = newCallQuality(ac.c.Stats(), br)
+	}
 	if br != nil {
 		br.Close()
 	}
@@ -282,8 +288,12 @@ func (h *Hub) end(ctx context.Context, ac *activeCall, reason string) {
 		if _, err := q.ExecContext(dctx, q.Rebind(stmt), args...); err != nil {
 			return err
 		}
-		_, err := h.db.AppendAudit(dctx, q, store.AuditEntry{ActorName: "sip", Action: "call.end", ObjectType: "case",
-			ObjectID: ac.info.CaseID, SiteID: ac.info.SiteID, Detail: fmt.Sprintf(`{"call_id":%q,"reason":%q,"answered":%t}`, ac.info.ID, reason, answered)})
+		detail, err := json.Marshal(callEndDetail{CallID: ac.info.ID, Reason: reason, Answered: answered, Media: quality})
+		if err != nil {
+			return err
+		}
+		_, err = h.db.AppendAudit(dctx, q, store.AuditEntry{ActorName: "sip", Action: "call.end", ObjectType: "case",
+			ObjectID: ac.info.CaseID, SiteID: ac.info.SiteID, Detail: string(detail)})
 		return err
 	})
 	if err != nil {
@@ -292,7 +302,54 @@ func (h *Hub) end(ctx context.Context, ac *activeCall, reason string) {
 		h.caseChangedByID(dctx, ac.info.CaseID)
 	}
 	h.laneCallChanged(ac.info.DeviceID)
-	h.log.Info("call ended", "call", ac.info.ID, "reason", reason, "answered", answered)
+	attrs := []any{"call", ac.info.ID, "reason", reason, "answered", answered}
+	if quality != nil {
+		attrs = append(attrs, "robot_packets", quality.RobotPackets, "robot_lost", quality.RobotLost,
+			"robot_jitter_ms", quality.RobotJitterMS, "to_agent", quality.ToAgent, "from_agent", quality.FromAgent)
+	}
+	h.log.Info("call ended", attrs...)
+}
+
+// callEndDetail is the call.end audit entry's detail.
+type callEndDetail struct {
+	CallID   string       `json:"call_id"`
+	Reason   string       `json:"reason"`
+	Answered bool         `json:"answered"`
+	Media    *callQuality `json:"media,omitempty"`
+}
+
+// callQuality is how an answered call's audio fared, kept on its case so a
+// supervisor can tell a robot's bad mobile link from an agent's bad day.
+type callQuality struct {
+	// the robot's stream as we got it
+	RobotPackets  uint64  `json:"robot_packets"`
+	RobotLost     int64   `json:"robot_lost"`
+	RobotJitterMS float64 `json:"robot_jitter_ms"`
+	// our stream as the robot reported it (its RTCP); absent without a report
+	RobotSawLost     *int64   `json:"robot_saw_lost,omitempty"`
+	RobotSawJitterMS *float64 `json:"robot_saw_jitter_ms,omitempty"`
+	RTTMS            *float64 `json:"rtt_ms,omitempty"`
+	// packets through the bridge to and from the agent's browser
+	ToAgent   uint64 `json:"to_agent"`
+	FromAgent uint64 `json:"from_agent"`
+}
+
+func newCallQuality(st sip.CallStats, br *media.Bridge) *callQuality {
+	ms := func(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Millisecond)*10) / 10 }
+	q := &callQuality{RobotPackets: st.PacketsReceived, RobotLost: st.PacketsLost, RobotJitterMS: ms(st.Jitter)}
+	if !st.RemoteReportAt.IsZero() {
+		lost, jitter := st.RemotePacketsLost, ms(st.RemoteJitter)
+		q.RobotSawLost, q.RobotSawJitterMS = &lost, &jitter
+	}
+	if st.RTTKnown {
+		rtt := ms(st.RTT)
+		q.RTTMS = &rtt
+	}
+	if br != nil {
+		bs := br.Stats()
+		q.ToAgent, q.FromAgent = bs.LegToAgent, bs.AgentToLeg
+	}
+	return q
 }
 
 // forwardEvent passes one of the robot's call events to the call's agent.

@@ -42,6 +42,7 @@ type fakeCall struct {
 	rung     atomic.Bool
 	answered atomic.Bool
 	rejected atomic.Int32
+	read     atomic.Uint64 // robot → server packets the hub read
 }
 
 // call makes a robot (a device row of the site) calling in.
@@ -89,9 +90,11 @@ func (f *fakeCall) end(reason string) {
 		close(f.done)
 	}
 }
+func (f *fakeCall) Stats() sip.CallStats { return sip.CallStats{PacketsReceived: f.read.Load()} }
 func (f *fakeCall) ReadRTP(buf []byte) (int, error) {
 	select {
 	case p := <-f.in:
+		f.read.Add(1)
 		return copy(buf, p), nil
 	case <-f.done:
 		return 0, errors.New("call ended")
@@ -340,6 +343,20 @@ func TestCallAnsweredInBrowser(t *testing.T) {
 	require.NotNil(t, c.EndedAt)
 	require.Equal(t, store.CaseInProgress, c.Status, "the agent closes the ticket, not the hang-up")
 	require.Empty(t, e.hub.Calls())
+
+	// how the call's audio fared stays on the case
+	audit, err := store.ListAudit(context.Background(), e.db.Q(), store.AuditFilter{ObjectID: ring.Call.CaseID, Action: "call.end"})
+	require.NoError(t, err)
+	require.Len(t, audit, 1)
+	var detail callEndDetail
+	require.NoError(t, json.Unmarshal([]byte(audit[0].Detail), &detail))
+	require.Equal(t, "local-bye", detail.Reason)
+	require.True(t, detail.Answered)
+	require.NotNil(t, detail.Media)
+	require.Equal(t, f.read.Load(), detail.Media.RobotPackets)
+	require.GreaterOrEqual(t, detail.Media.ToAgent, uint64(80), "the robot's packets went on to the agent")
+	require.GreaterOrEqual(t, detail.Media.FromAgent, uint64(80), "the agent's packets went on to the robot")
+	require.Nil(t, detail.Media.RTTMS, "no RTCP report from this robot: no round trip")
 }
 
 // TestUnansweredCallIsMissed: nobody accepts → 480 and a closed missed-call

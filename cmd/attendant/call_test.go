@@ -196,6 +196,19 @@ func TestRobotCallAnsweredByAgent(t *testing.T) {
 	require.NotEmpty(t, cs["handler_id"])
 	require.NotNil(t, cs["ended_at"])
 
+	// how the call's audio fared is on the case's audit trail
+	code, audit := call(t, "GET", s.url+"/api/v1/audit?action=call.end&object_id="+caseID, admin, nil)
+	require.Equal(t, 200, code, "%v", audit)
+	items := audit["items"].([]any)
+	require.Len(t, items, 1)
+	var detail map[string]any
+	require.NoError(t, json.Unmarshal([]byte(items[0].(map[string]any)["detail"].(string)), &detail))
+	require.Equal(t, "remote-bye", detail["reason"])
+	media := detail["media"].(map[string]any)
+	require.GreaterOrEqual(t, media["robot_packets"].(float64), 100.0, "3 s of the robot's tone: %v", media)
+	require.Zero(t, media["robot_lost"], "nothing is lost on loopback: %v", media)
+	require.GreaterOrEqual(t, media["to_agent"].(float64), 100.0, "the tone went on to the agent: %v", media)
+
 	// the recording: stereo WAV, the robot's tone on the left, its hash verified
 	ev := cs["evidence"].([]any)[0].(map[string]any)
 	require.Equal(t, "call-audio", ev["kind"])
