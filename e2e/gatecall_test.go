@@ -220,6 +220,12 @@ func TestGateCallConsole(t *testing.T) {
 	require.NoError(t, err, "the lane is shown")
 	require.Contains(t, lane, "Exit")
 
+	// The robot streams its tone: within a call.quality tick (5 s) the page
+	// shows its line with figures — not "silent". (Its level depends on
+	// this machine's load, the levels are unit-tested.)
+	waitJS(t, bctx, 15*time.Second, "the robot's line is shown",
+		`['good', 'fair', 'poor'].includes(document.querySelector('#call-line')?.dataset.level) && document.querySelector('#call-line').textContent.includes('% lost')`)
+
 	// The robot's state update reached the mirror, as text.
 	waitJS(t, bctx, 10*time.Second, "the display mirror shows what the robot reported",
 		`document.querySelector('#call-display')?.dataset.mode === 'text' && document.querySelector('#call-display-text').textContent === 'Please scan to pay <b>now</b>'`)

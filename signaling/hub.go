@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -75,6 +74,9 @@ type Config struct {
 	// CongestedAfter: a vehicle waiting this long at a lane puts the lane
 	// on the call-out list (DefaultCongestedAfter).
 	CongestedAfter time.Duration
+	// QualityEvery is how often an answered call's agent gets call.quality
+	// (DefaultQualityEvery).
+	QualityEvery time.Duration
 	// Recorder, when set, records both sides of every answered call.
 	Recorder CallRecorder
 	Log      *slog.Logger
@@ -130,6 +132,9 @@ func New(cfg Config, db *store.DB, bridger Bridger) *Hub {
 	}
 	if cfg.CongestedAfter <= 0 {
 		cfg.CongestedAfter = DefaultCongestedAfter
+	}
+	if cfg.QualityEvery <= 0 {
+		cfg.QualityEvery = DefaultQualityEvery
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -195,6 +200,8 @@ func (h *Hub) handle(ctx context.Context, c Call) {
 	defer timer.Stop()
 	accepted, answered, timeout := ac.accepted, (<-chan struct{})(nil), timer.C
 	events := c.Events()
+	var quality <-chan time.Time // ticks once answered
+	var meter qualityMeter
 wait:
 	for {
 		select {
@@ -204,12 +211,17 @@ wait:
 				continue
 			}
 			h.forwardEvent(ac, ev)
+		case <-quality:
+			h.sendQuality(ac, &meter)
 		case <-accepted:
 			// the agent's browser must connect too, or the robot would ring on
 			timer.Reset(h.cfg.RingTimeout)
 			accepted, answered = nil, ac.answerCh
 		case <-answered:
 			answered, timeout = nil, nil
+			tick := time.NewTicker(h.cfg.QualityEvery)
+			defer tick.Stop()
+			quality = tick.C
 		case <-timeout:
 			reason = "missed"
 			if answered != nil {
@@ -335,7 +347,7 @@ type callQuality struct {
 }
 
 func newCallQuality(st sip.CallStats, br *media.Bridge) *callQuality {
-	ms := func(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Millisecond)*10) / 10 }
+	ms := roundMS
 	q := &callQuality{RobotPackets: st.PacketsReceived, RobotLost: st.PacketsLost, RobotJitterMS: ms(st.Jitter)}
 	if !st.RemoteReportAt.IsZero() {
 		lost, jitter := st.RemotePacketsLost, ms(st.RemoteJitter)
@@ -379,6 +391,9 @@ func (h *Hub) forwardEvent(ac *activeCall, ev sip.CallEvent) {
 // waitEvents forwards the call's events to its agent until it ends.
 func (h *Hub) waitEvents(ctx context.Context, ac *activeCall) {
 	events := ac.c.Events()
+	tick := time.NewTicker(h.cfg.QualityEvery) // the robot answered already
+	defer tick.Stop()
+	var meter qualityMeter
 	for {
 		select {
 		case ev, ok := <-events:
@@ -387,6 +402,8 @@ func (h *Hub) waitEvents(ctx context.Context, ac *activeCall) {
 				continue
 			}
 			h.forwardEvent(ac, ev)
+		case <-tick.C:
+			h.sendQuality(ac, &meter)
 		case <-ac.c.Done():
 			return
 		case <-ctx.Done():

@@ -43,6 +43,8 @@ type fakeCall struct {
 	answered atomic.Bool
 	rejected atomic.Int32
 	read     atomic.Uint64 // robot → server packets the hub read
+	lost     atomic.Int64  // robot → server packets lost, as the test says
+	jitter   atomic.Int64  // and the jitter (a time.Duration)
 }
 
 // call makes a robot (a device row of the site) calling in.
@@ -90,7 +92,9 @@ func (f *fakeCall) end(reason string) {
 		close(f.done)
 	}
 }
-func (f *fakeCall) Stats() sip.CallStats { return sip.CallStats{PacketsReceived: f.read.Load()} }
+func (f *fakeCall) Stats() sip.CallStats {
+	return sip.CallStats{PacketsReceived: f.read.Load(), PacketsLost: f.lost.Load(), Jitter: time.Duration(f.jitter.Load())}
+}
 func (f *fakeCall) ReadRTP(buf []byte) (int, error) {
 	select {
 	case p := <-f.in:

@@ -47,6 +47,8 @@ type Message struct {
 	RobotState json.RawMessage `json:"robot_state,omitempty"`
 	// Status is the robot's SIP answer to a command (robot.result).
 	Status int `json:"status,omitempty"`
+	// Quality is how the robot's line is doing (call.quality).
+	Quality *LinkQuality `json:"quality,omitempty"`
 }
 
 // CallInfo is what an agent sees of a call.
@@ -120,6 +122,9 @@ const (
 	TypeDTMF     = "call.dtmf"  // {call_id, digit}
 	TypeHold     = "call.hold"  // {call_id, state: hold|resume, by: robot|agent}
 	TypeError    = "error"      // {code, message, ref}
+	// TypeQuality: {call_id, quality}: the robot's line over the last
+	// Config.QualityEvery, to the call's agent while the call is answered.
+	TypeQuality = "call.quality"
 	// TypeRobotResult answers robot.command: {call_id, ref, status}.
 	TypeRobotResult = "robot.result"
 	// TypeRobotState is the robot's state update: {call_id, device_id, robot_state}.

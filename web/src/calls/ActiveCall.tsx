@@ -11,6 +11,7 @@ import { HoldButton, TransferButton, TransferStatus } from './CallControls';
 import { callElapsedMs, formatDuration, isLive, pickIdCamera, pickLiveCamera, pickSceneCamera, type AudioStats } from './callState';
 import { callErrorText, useNow } from './callUi';
 import { DisplayMirror } from './DisplayMirror';
+import { lineText } from './line';
 import { callerLabel, deviceLabel, laneLabel, siteLabel, useAccessPoint, useDevice, useSite } from './lookups';
 import { PlateLookup } from './PlateLookup';
 import { readRobotState } from './robot';
@@ -276,6 +277,10 @@ export function ActiveCallPanel({ svc, view }: PanelProps) {
             <dt>{t('calls.dtmf')}</dt>
             <dd id="call-dtmf" class="mono" data-digits={a.dtmf}>
               {a.dtmf || t('common.dash')}
+            </dd>
+            <dt>{t('calls.line')}</dt>
+            <dd id="call-line" class={a.line ? `call-line line-${a.line.level}` : 'call-line'} data-level={a.line?.level ?? ''}>
+              {a.line && a.state !== 'ended' ? lineText(a.line) : t('common.dash')}
             </dd>
           </dl>
           {site.data?.emergency_contact && (

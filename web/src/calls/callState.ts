@@ -58,6 +58,17 @@ export interface ServerMessage {
   robot_state?: unknown;
   /** robot.result: the robot's SIP answer. */
   status?: number;
+  /** call.quality: how the robot's line did over the last few seconds. */
+  quality?: LineQuality;
+}
+
+/** The robot's line (call.quality), as the server measured it. */
+export interface LineQuality {
+  level: 'good' | 'fair' | 'poor' | 'silent';
+  /** Fraction of the robot's packets lost, 0..1. */
+  loss: number;
+  jitter_ms: number;
+  rtt_ms?: number;
 }
 
 /** An agent connected now who shares a site (agents.list). */
@@ -136,6 +147,8 @@ export interface ActiveCall {
   reason: string | null;
   /** Keys the robot sent, in order. */
   dtmf: string;
+  /** The robot's line, from the last call.quality (null until the first). */
+  line: LineQuality | null;
   /** On hold, by either side (heldByAgent || heldByRobot). */
   hold: boolean;
   /** The agent held the robot (call.hold by agent, CallInfo.held). */
@@ -292,6 +305,7 @@ function activeFrom(call: CallInfo, prev: ActiveCall | null, now: number, offere
     state: answered ? 'answered' : 'connecting',
     reason: null,
     dtmf: same?.dtmf ?? '',
+    line: same?.line ?? null,
     hold: heldByAgent || heldByRobot,
     heldByAgent,
     heldByRobot,
@@ -316,6 +330,7 @@ function newActive(call: CallInfo, now: number): ActiveCall {
     state: 'connecting',
     reason: null,
     dtmf: '',
+    line: null,
     hold: false,
     heldByAgent: false,
     heldByRobot: false,
@@ -430,6 +445,10 @@ function onServer(s: CallsState, m: ServerMessage, now: number): CallsState {
     case 'call.dtmf': {
       if (!a || !mine(m.call_id) || !m.digit) return s;
       return { ...s, active: { ...a, dtmf: a.dtmf + m.digit } };
+    }
+    case 'call.quality': {
+      if (!a || !mine(m.call_id) || a.state === 'ended' || !isLineQuality(m.quality)) return s;
+      return { ...s, active: { ...a, line: m.quality } };
     }
     case 'call.hold': {
       if (!a || !mine(m.call_id) || a.state === 'ended') return s;
@@ -715,4 +734,20 @@ export function parseMessage(data: unknown): ServerMessage | null {
     /* not JSON */
   }
   return null;
+}
+
+const lineLevels: readonly string[] = ['good', 'fair', 'poor', 'silent'];
+
+/** A call.quality the page can show: a known level and finite figures. */
+function isLineQuality(q: unknown): q is LineQuality {
+  if (typeof q !== 'object' || q === null) return false;
+  const l = q as Record<string, unknown>;
+  const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  return (
+    typeof l.level === 'string' &&
+    lineLevels.includes(l.level) &&
+    finite(l.loss) &&
+    finite(l.jitter_ms) &&
+    (l.rtt_ms === undefined || finite(l.rtt_ms))
+  );
 }

@@ -21,6 +21,7 @@ import {
   type ServerMessage,
 } from './callState';
 import { cleanPlate, formatMoney, parkingFailure, payCodeUsable, permitFacts, photosDropped, platePhotos } from './parking';
+import { lineText } from './line';
 import { darkModules, qrPath } from './qr';
 import { ABNORMAL_REASONS, abnormalOpen, describeCommand, displayQr, displayText, LED_COLORS, readRobotState, robotTextProblem, voice } from './robot';
 import { en, zhCN } from '../strings';
@@ -372,6 +373,37 @@ describe('QR code', () => {
     assert.ok(darkModules(p) > 100);
     assert.equal(qrPath('https://pay.example/t/8841')?.d, p.d, 'the same every time');
     assert.equal(qrPath(''), null);
+  });
+});
+
+describe("the robot's line", () => {
+  it('shows the last call.quality of our call and ignores others and junk', () => {
+    let s = onCall();
+    assert.equal(s.active?.line, null);
+    s = run([srv({ type: 'call.quality', call_id: 'c1', quality: { level: 'fair', loss: 0.025, jitter_ms: 41.2, rtt_ms: 120.4 } })], s);
+    assert.deepEqual(s.active?.line, { level: 'fair', loss: 0.025, jitter_ms: 41.2, rtt_ms: 120.4 });
+    for (const junk of [
+      { type: 'call.quality', call_id: 'other', quality: { level: 'poor', loss: 0.5, jitter_ms: 1 } },
+      { type: 'call.quality', call_id: 'c1', quality: { level: 'awful', loss: 0.5, jitter_ms: 1 } },
+      { type: 'call.quality', call_id: 'c1', quality: { level: 'poor', loss: -1, jitter_ms: 1 } },
+      { type: 'call.quality', call_id: 'c1', quality: { level: 'poor', loss: '0.5', jitter_ms: 1 } },
+      { type: 'call.quality', call_id: 'c1' },
+    ] as unknown as ServerMessage[]) {
+      assert.deepEqual(run([srv(junk)], s).active?.line, s.active?.line, JSON.stringify(junk));
+    }
+    s = run([srv({ type: 'call.quality', call_id: 'c1', quality: { level: 'silent', loss: 0, jitter_ms: 3 } })], s);
+    assert.equal(s.active?.line?.level, 'silent');
+  });
+  it('keeps the line across a reload of the same call', () => {
+    let s = run([srv({ type: 'call.quality', call_id: 'c1', quality: { level: 'good', loss: 0, jitter_ms: 2 } })], onCall());
+    s = run([srv({ type: 'welcome', version: 1, agent: ME, calls: [call('c1', { agent_id: 'u1', state: 'answered' })] })], s);
+    assert.equal(s.active?.line?.level, 'good');
+  });
+  it('is said in both languages', () => {
+    const q = { level: 'fair', loss: 0.025, jitter_ms: 41.2, rtt_ms: 120.4 } as const;
+    assert.equal(lineText(q, 'en'), 'Fair · 2.5% lost, jitter 41 ms · round trip 120 ms');
+    assert.equal(lineText(q, 'zh-CN'), '一般 · 丢包 2.5%，抖动 41 毫秒 · 往返 120 毫秒');
+    assert.equal(lineText({ level: 'silent', loss: 0, jitter_ms: 0 }, 'en'), 'No audio from the robot');
   });
 });
 
