@@ -158,6 +158,7 @@ func (s *Server) registerCases() {
 	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusServiceUnavailable)
 	huma.Register(s.api, op, s.caseSnapshot)
 	s.registerAbnormalOpens()
+	s.registerCaseHistory()
 }
 
 func (s *Server) loadCase(ctx context.Context, q store.Q, id string) (caseView, error) {

@@ -44,6 +44,7 @@ func TestRoleMatrix(t *testing.T) {
 		{"GET", "/api/v1/cases/" + caseID, nil, all(200)},
 		{"GET", "/api/v1/cases/" + caseID + "/verify", nil, reviewers},
 		{"GET", "/api/v1/cases/" + caseID + "/export", nil, reviewers},
+		{"GET", "/api/v1/cases/" + caseID + "/history", nil, reviewers},
 		{"POST", "/api/v1/cases/" + caseID + "/disposition", func(int) any { return map[string]any{"disposition": "normal"} }, all(200)},
 		{"POST", "/api/v1/cases/" + caseID + "/hold", func(int) any { return map[string]any{"hold": true} }, map[string]int{"supervisor": 200, "admin": 200}},
 		{"GET", "/api/v1/cameras/" + f.cameraA + "/recordings", nil, all(200)},
