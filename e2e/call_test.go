@@ -82,4 +82,22 @@ func TestRobotCallInBrowser(t *testing.T) {
 		require.NoError(t, err)
 		return c.Status == store.CaseClosed && c.Remark == "driver paid at the kiosk" && len(ev) >= 1 && ev[0].Kind == "call-audio"
 	}, 15*time.Second, 100*time.Millisecond, "the case is closed with its remark and recording")
+
+	// The compliance page tells the case's story: the call, how its audio
+	// fared, the ticket closed — in order, by whom.
+	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/#/evidence/"+caseID)))
+	waitJS(t, bctx, 10*time.Second, "the case's history is shown",
+		`document.querySelectorAll('#evidence-history .history-entry').length === 5`)
+	type row struct{ Action, Text string }
+	rows, err := chromedp.Run(bctx, chromedp.Evaluate[[]row](
+		`[...document.querySelectorAll('#evidence-history .history-entry')].map(r => ({Action: r.dataset.action, Text: r.textContent}))`))
+	require.NoError(t, err)
+	require.Equal(t, []string{"call.incoming", "call.answer", "call.end"}, []string{rows[0].Action, rows[1].Action, rows[2].Action})
+	require.Contains(t, rows[0].Text, "Robot called")
+	require.Contains(t, rows[1].Text, "admin", "who answered")
+	require.Contains(t, rows[2].Text, "media.robot_packets", "how the call's audio fared")
+	// the recording's indexing and the ticket's closing race: either order
+	last := map[string]string{rows[3].Action: rows[3].Text, rows[4].Action: rows[4].Text}
+	require.Contains(t, last["evidence.add"], "call-audio", "the recording came onto the case")
+	require.Contains(t, last["case.close"], "driver paid at the kiosk")
 }

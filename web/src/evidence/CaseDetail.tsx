@@ -9,6 +9,7 @@ import { formatDateTimeSec, formatSpan } from '../time';
 import type { Camera, Case, CaseWithEvidence, Evidence, EvidenceLink, VerifyReport } from '../types';
 import { cameraLabel, reviewPath } from '../review/reviewInfo';
 import { absoluteUrl, canHold, evidencePath, formatBytes, formatProblem, playerKind, safeHref, shortHash } from './evidenceInfo';
+import { historyAction, historyDetail, type HistoryEntry } from './history';
 
 interface CaseDetailProps {
   caseId: string;
@@ -32,6 +33,7 @@ export function CaseDetail({ caseId, siteName, handlerName, onChanged }: CaseDet
   const [report, setReport] = useState<VerifyReport | null>(null);
   const [holdReason, setHoldReason] = useState('');
   const [holding, setHolding] = useState(false);
+  const [historyTick, setHistoryTick] = useState(0); // the page's own actions are audited: show them
 
   useEffect(() => {
     const ctl = new AbortController();
@@ -65,6 +67,7 @@ export function CaseDetail({ caseId, siteName, handlerName, onChanged }: CaseDet
       setActionError(err);
     } finally {
       setVerifying(false);
+      setHistoryTick((n) => n + 1);
     }
   };
 
@@ -83,6 +86,7 @@ export function CaseDetail({ caseId, siteName, handlerName, onChanged }: CaseDet
       setActionError(err);
     } finally {
       setHolding(false);
+      setHistoryTick((n) => n + 1);
     }
   };
 
@@ -187,9 +191,72 @@ export function CaseDetail({ caseId, siteName, handlerName, onChanged }: CaseDet
               ))}
             </ul>
           )}
+
+          <CaseHistory caseId={caseId} refresh={historyTick} />
         </>
       )}
     </section>
+  );
+}
+
+/**
+ * #evidence-history: what was done on the case and who saw its evidence,
+ * oldest first. Reloaded after this page's own actions (refresh).
+ */
+function CaseHistory({ caseId, refresh }: { caseId: string; refresh: number }) {
+  const { lang } = useSession();
+  const [entries, setEntries] = useState<HistoryEntry[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    const ctl = new AbortController();
+    listAll<HistoryEntry>(`cases/${encodeURIComponent(caseId)}/history`, {}, 20, ctl.signal)
+      .then((items) => {
+        if (!ctl.signal.aborted) {
+          setEntries(items);
+          setError(null);
+        }
+      })
+      .catch((err) => {
+        if (!ctl.signal.aborted) setError(err);
+      });
+    return () => ctl.abort();
+  }, [caseId, refresh]);
+
+  return (
+    <div id="evidence-history" class="evidence-history" aria-busy={entries === null && error === null}>
+      <h3 class="review-section-title">{t('evidence.history')}</h3>
+      {error !== null && (
+        <p class="form-error" id="evidence-history-error" role="alert">
+          {errorText(error)}
+        </p>
+      )}
+      {entries === null && error === null && <p class="muted">{t('evidence.historyLoading')}</p>}
+      {entries !== null && entries.length === 0 && <p class="muted">{t('evidence.historyEmpty')}</p>}
+      {entries !== null && entries.length > 0 && (
+        <div class="table-wrap compact">
+          <table class="data-table history-table">
+            <thead>
+              <tr>
+                <th>{t('evidence.historyCol.time')}</th>
+                <th>{t('evidence.historyCol.actor')}</th>
+                <th>{t('evidence.historyCol.action')}</th>
+                <th>{t('evidence.historyCol.detail')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {entries.map((e) => (
+                <tr key={e.seq} class="history-entry" data-action={e.action} data-seq={String(e.seq)} title={e.hash}>
+                  <td class="history-time">{formatDateTimeSec(e.at, lang)}</td>
+                  <td>{e.actor_id ? e.actor_name : t('evidence.historySystem', { name: e.actor_name || '?' })}</td>
+                  <td>{historyAction(e.action)}</td>
+                  <td class="mono history-detail">{historyDetail(e.detail)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
   );
 }
 

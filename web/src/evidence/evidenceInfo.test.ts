@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { caseExportUrl, evidenceContentUrl, hasRef } from '../cases';
 import { setLang } from '../i18n';
+import { historyAction, historyDetail } from './history';
 import { EMPTY_SEARCH, absoluteUrl, canHold, caseFromPath, caseSearchParams, evidencePath, formatBytes, formatProblem, playerKind, safeHref, searchProblem, shortHash } from './evidenceInfo';
 
 describe('search query', () => {
@@ -106,5 +107,34 @@ describe('share links and verify findings', () => {
     setLang('zh-CN', false);
     assert.equal(formatProblem({ seq: 1, key: 'k', problem: 'x' }), '#1 k：x');
     setLang('en', false);
+  });
+});
+
+describe('case history', () => {
+  it('names the actions in both languages, and shows an unknown one as it is', () => {
+    assert.equal(historyAction('robot.open_gate', 'en'), 'Gate opened');
+    assert.equal(historyAction('robot.open_gate', 'zh-CN'), '开闸');
+    assert.equal(historyAction('case.close', 'zh-CN'), '关单');
+    assert.equal(historyAction('evidence.play', 'en'), 'Evidence played');
+    assert.equal(historyAction('something.new', 'en'), 'something.new');
+  });
+  it('flattens the details in the server order, cutting long values', () => {
+    assert.equal(
+      historyDetail({ call_id: 'c1', reason: 'remote-bye', answered: true, media: { robot_packets: 1503, robot_lost: 2, rtt_ms: 84.5 } }),
+      'call_id c1 · reason remote-bye · answered true · media.robot_packets 1503 · media.robot_lost 2 · media.rtt_ms 84.5',
+    );
+    assert.equal(historyDetail({ remark: '', objects_held: null, reason: 'x' }), 'reason x', 'empty values left out');
+    assert.equal(historyDetail({ ids: ['a', 'b'] }), 'ids a, b');
+    assert.equal(historyDetail({}), '');
+    assert.equal(historyDetail(null), '');
+    const long = historyDetail({ remark: 'x'.repeat(200) });
+    assert.equal(long.length, 'remark '.length + 80);
+    assert.ok(long.endsWith('…'));
+    const many: Record<string, number> = {};
+    for (let i = 0; i < 30; i++) many[`k${i}`] = i;
+    assert.equal(historyDetail(many).split(' · ').length, 12);
+  });
+  it('keeps markup as text: the page renders it escaped', () => {
+    assert.equal(historyDetail({ remark: '<img src=x onerror=alert(1)>' }), 'remark <img src=x onerror=alert(1)>');
   });
 });
