@@ -1,6 +1,11 @@
 package api
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/attendant/attendant/media"
@@ -57,4 +62,24 @@ func (c *cameraCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.views, prometheus.GaugeValue, float64(st.Viewers), id)
 		ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(st.ViewerDrops), id)
 	}
+}
+
+// metricsAuth asks for token as a bearer token before h (Prometheus:
+// authorization.credentials in the scrape config); an empty token leaves
+// h open.
+func metricsAuth(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="attendant metrics"`)
+			writeJSONError(w, withCode(newError(http.StatusUnauthorized, "metrics need the configured bearer token (--metrics-token)"), "unauthorized"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

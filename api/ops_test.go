@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/attendant/attendant/api"
 	"github.com/attendant/attendant/internal/testenv"
 )
 
@@ -65,6 +66,40 @@ func TestHealthReadyMetrics(t *testing.T) {
 	r = anon.do("GET", "/readyz", nil)
 	require.Equal(t, http.StatusServiceUnavailable, r.status)
 	require.Equal(t, "unreachable", r.json(t)["checks"].(map[string]any)["database"])
+}
+
+// TestMetricsToken: with --metrics-token, /metrics wants that bearer
+// token; the health checks stay open for load balancers.
+func TestMetricsToken(t *testing.T) {
+	const token = "scrape-token-0123456789"
+	e := newEnv(t, "", func(c *api.Config) { c.MetricsToken = token })
+	get := func(auth string) (int, http.Header, string) {
+		req, err := http.NewRequest("GET", e.url+"/metrics", nil)
+		require.NoError(t, err)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header, string(b)
+	}
+	for _, auth := range []string{"", "Bearer wrong-token-0123456789", "Basic " + token, token, "Bearer " + token + "x"} {
+		code, h, body := get(auth)
+		require.Equal(t, http.StatusUnauthorized, code, "Authorization %q", auth)
+		require.Contains(t, h.Get("WWW-Authenticate"), "Bearer")
+		require.Contains(t, body, `"unauthorized"`)
+		require.NotContains(t, body, "attendant_")
+	}
+	admin := e.login("admin", adminPassword)
+	require.Equal(t, http.StatusUnauthorized, admin.do("GET", "/metrics", nil).status, "a login is not the scrape token")
+	code, _, body := get("Bearer " + token)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "attendant_http_requests_total")
+	anon := e.anonymous()
+	require.Equal(t, http.StatusOK, anon.do("GET", "/healthz", nil).status)
+	require.Equal(t, http.StatusOK, anon.do("GET", "/readyz", nil).status)
 }
 
 func TestUnknownAPIPathIsJSON404(t *testing.T) {

@@ -46,6 +46,10 @@ type Config struct {
 	// LinkKey signs evidence links when the store cannot presign (the
 	// local directory). Empty: no such links.
 	LinkKey []byte
+	// MetricsToken, when set, is the bearer token /metrics asks for: the
+	// figures name cameras and tell call volumes, not for anyone who can
+	// reach the console's port. Empty: /metrics is open.
+	MetricsToken string
 }
 
 func (c *Config) defaults() {
@@ -193,7 +197,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	s.mux.Handle("GET /metrics", metricsAuth(cfg.MetricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	s.mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, newError(http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path))
 	}))

@@ -60,7 +60,13 @@ type serveConfig struct {
 	ParkingWebhook       string
 	ParkingWebhookSecret string
 	ParkingTimeout       time.Duration
+
+	// MetricsToken guards /metrics (empty: open).
+	MetricsToken string
 }
+
+// minMetricsToken keeps a guessable token out: /metrics has no rate limit.
+const minMetricsToken = 16
 
 func newServeFlags(cfg *serveConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -100,6 +106,7 @@ func newServeFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.ParkingWebhook, "parking-webhook", "", "parking system webhook URL for plate lookup and pay codes; demo = the built-in demo backend (the default with --demo); off or empty = none")
 	fs.StringVar(&cfg.ParkingWebhookSecret, "parking-webhook-secret", "", "shared secret that signs webhook requests (empty = generated once into DATA/secrets/parking-webhook.secret)")
 	fs.DurationVar(&cfg.ParkingTimeout, "parking-timeout", parking.DefaultTimeout, "how long one parking-system request may take")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "bearer token /metrics asks for (Prometheus: authorization.credentials); empty = /metrics is open to whoever reaches --http")
 	return fs
 }
 
@@ -197,6 +204,9 @@ func checkParking(cfg *serveConfig) error {
 	}
 	if s := cfg.ParkingWebhookSecret; s != "" && len(s) < parking.MinSecretLen {
 		return fmt.Errorf("parking-webhook-secret: want at least %d characters", parking.MinSecretLen)
+	}
+	if s := cfg.MetricsToken; s != "" && len(s) < minMetricsToken {
+		return fmt.Errorf("metrics-token: want at least %d characters", minMetricsToken)
 	}
 	if cfg.ParkingTimeout <= 0 || cfg.ParkingTimeout > time.Minute {
 		return fmt.Errorf("parking-timeout: want more than 0 and at most 1m, got %v", cfg.ParkingTimeout)

@@ -69,6 +69,7 @@ func TestParseServeConfigErrors(t *testing.T) {
 		"parking timeout zero":       {"--parking-timeout", "0s"},
 		"parking timeout too long":   {"--parking-timeout", "2m"},
 		"parking timeout not a time": {"--parking-timeout", "soon"},
+		"metrics token too short":    {"--metrics-token", "guessable"},
 		"bad duration in env":        nil,
 	} {
 		t.Run(name, func(t *testing.T) {

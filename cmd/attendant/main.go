@@ -233,6 +233,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		PostRoll:      cfg.PostRoll,
 		AbnormalTypes: splitList(cfg.AbnormalTypes),
 		LinkKey:       linkKey,
+		MetricsToken:  cfg.MetricsToken,
 	}, api.Deps{
 		DB: db, Objects: objects, Cameras: cameras, Snapshots: snapshots, Registrations: sipServer, Recorder: rec,
 		Log: log.With("component", "api"), Metrics: reg, Web: web.Handler(), Parking: parkingSystem, CaseEvents: hub,
