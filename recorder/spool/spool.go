@@ -44,6 +44,7 @@ const (
 	DefaultRetryMin       = 500 * time.Millisecond
 	DefaultRetryMax       = 30 * time.Second
 	DefaultStaleUploadAge = time.Hour
+	DefaultProbeEvery     = 2 * time.Second
 )
 
 // warnPercent is the fill level that logs a warning; rearmPercent is where
@@ -72,6 +73,10 @@ type Config struct {
 	// DefaultStaleUploadAge. Sweeps after an outage need no age: they abort
 	// only uploads begun before the failures and not still being sent.
 	StaleUploadAge time.Duration
+	// ProbeEvery is how often, while uploads fail, the spool asks a Pinger
+	// uploader whether the store is back; when it is, every entry waiting
+	// out its backoff is tried at once. 0 means DefaultProbeEvery.
+	ProbeEvery time.Duration
 	// OnUploaded, if set, is called from an upload worker after an entry is
 	// in the store and verified, before its local files are removed: a
 	// crash in between calls it again for the same entry after restart, so
@@ -88,6 +93,14 @@ type Config struct {
 type Uploader interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.ObjectInfo, error)
 	Stat(ctx context.Context, key string) (objstore.ObjectInfo, error)
+}
+
+// Pinger is implemented by uploaders that can tell cheaply whether the
+// store answers (objstore.Store). After an outage the spool then retries
+// as soon as the store is back, not when each entry's backoff (up to
+// RetryMax) ends.
+type Pinger interface {
+	Ping(ctx context.Context) error
 }
 
 // StaleUploadAborter is implemented by uploaders that can abort the
@@ -167,6 +180,8 @@ type Spool struct {
 	up         Uploader
 	aborter    StaleUploadAborter      // nil when up is not one
 	keyAborter IncompleteUploadAborter // nil when up is not one
+	pinger     Pinger                  // nil when up is not one
+	probeEvery time.Duration
 	createdAt  time.Time
 	log        *slog.Logger
 	maxBytes   int64
@@ -206,6 +221,9 @@ type Spool struct {
 	streakStart  time.Time
 	streakPutErr bool
 	streakKeys   map[string]struct{}
+	// back is closed (and replaced) when a probe finds the store back: the
+	// workers pausing after a failure go on at once.
+	back chan struct{}
 	// sweepAll and sweepKeys ask the janitor to abort the incomplete
 	// uploads (of the bucket, of a key prefix) begun before a time.
 	sweepAll  time.Time
@@ -236,7 +254,7 @@ func New(cfg Config, up Uploader) (*Spool, error) {
 	if up == nil {
 		return nil, errors.New("spool: no uploader")
 	}
-	if cfg.MaxBytes < 0 || cfg.Workers < 0 || cfg.RetryMin < 0 || cfg.RetryMax < 0 || cfg.StaleUploadAge < 0 {
+	if cfg.MaxBytes < 0 || cfg.Workers < 0 || cfg.RetryMin < 0 || cfg.RetryMax < 0 || cfg.StaleUploadAge < 0 || cfg.ProbeEvery < 0 {
 		return nil, errors.New("spool: negative limit in config")
 	}
 	dir, err := filepath.Abs(cfg.Dir)
@@ -252,6 +270,8 @@ func New(cfg Config, up Uploader) (*Spool, error) {
 		retryMin:   cmpOr(cfg.RetryMin, DefaultRetryMin),
 		retryMax:   cmpOr(cfg.RetryMax, DefaultRetryMax),
 		staleAge:   cmpOr(cfg.StaleUploadAge, DefaultStaleUploadAge),
+		probeEvery: cmpOr(cfg.ProbeEvery, DefaultProbeEvery),
+		back:       make(chan struct{}),
 		onUploaded: cfg.OnUploaded,
 		wake:       make(chan struct{}, 1),
 		sweep:      make(chan struct{}, 1),
@@ -268,6 +288,9 @@ func New(cfg Config, up Uploader) (*Spool, error) {
 	}
 	if a, ok := up.(IncompleteUploadAborter); ok {
 		s.keyAborter = a
+	}
+	if p, ok := up.(Pinger); ok {
+		s.pinger = p
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -634,3 +634,88 @@ func TestPatchedUnbuffered(t *testing.T) {
 	waitFor(t, 10*time.Second, "upload", func() bool { return sp.Stats().Uploaded == 1 })
 	requireObject(t, store, "calls/abc/part-001.wav", want)
 }
+
+// switchStore is a store that can be taken down: while down is set, Put,
+// Stat and (unless pingUp) Ping fail as an unreachable store does.
+type switchStore struct {
+	objstore.Store
+	down, pingUp atomic.Bool
+	puts         atomic.Int64
+}
+
+var errUnreachable = errors.New("dial tcp 127.0.0.1:9: connect: connection refused")
+
+func (s *switchStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.ObjectInfo, error) {
+	s.puts.Add(1)
+	if s.down.Load() {
+		return objstore.ObjectInfo{}, errUnreachable
+	}
+	return s.Store.Put(ctx, key, r, size, opts)
+}
+
+func (s *switchStore) Stat(ctx context.Context, key string) (objstore.ObjectInfo, error) {
+	if s.down.Load() {
+		return objstore.ObjectInfo{}, errUnreachable
+	}
+	return s.Store.Stat(ctx, key)
+}
+
+func (s *switchStore) Ping(ctx context.Context) error {
+	if s.down.Load() && !s.pingUp.Load() {
+		return errUnreachable
+	}
+	return s.Store.Ping(ctx)
+}
+
+// TestStoreBackRetriesAtOnce: entries waiting out a long backoff go up as
+// soon as a probe finds the store back, not a backoff later.
+func TestStoreBackRetriesAtOnce(t *testing.T) {
+	checkGoroutines(t)
+	store := &switchStore{Store: newLocalStore(t)}
+	store.down.Store(true)
+	log, logs := newLog(t)
+	// a backoff far longer than this test waits: only the probe can
+	// bring the entries up in time
+	sp, err := spool.New(spool.Config{Dir: t.TempDir(), RetryMin: 5 * time.Minute, RetryMax: 5 * time.Minute,
+		ProbeEvery: 20 * time.Millisecond, Log: log}, store)
+	require.NoError(t, err)
+	want := map[string][]byte{}
+	for i := range 5 {
+		key := fmt.Sprintf("rec/%d.mp4", i)
+		want[key] = payload(2000+i, uint64(i))
+		_, err := sp.Put(key, bytes.NewReader(want[key]), objstore.PutOptions{ContentType: "video/mp4"})
+		require.NoError(t, err)
+	}
+	startRun(t, sp)
+	waitFor(t, 10*time.Second, "failed uploads", func() bool { return sp.Stats().Failures >= 2 })
+	require.Equal(t, 5, sp.Stats().Pending)
+
+	store.down.Store(false)
+	waitFor(t, 10*time.Second, "the spool to drain once the store is back", drained(sp))
+	for key, data := range want {
+		requireObject(t, store, key, data)
+	}
+	require.Equal(t, 1, logs.count(slog.LevelInfo, "the object store answers again"))
+}
+
+// TestStoreBackOncePerOutage: a store that answers pings but refuses
+// uploads gets one early retry, then the usual backoff — the probe does
+// not turn the backoff into a retry every ProbeEvery.
+func TestStoreBackOncePerOutage(t *testing.T) {
+	checkGoroutines(t)
+	store := &switchStore{Store: newLocalStore(t)}
+	store.down.Store(true)
+	store.pingUp.Store(true)
+	sp, err := spool.New(spool.Config{Dir: t.TempDir(), Workers: 1, RetryMin: 5 * time.Minute, RetryMax: 5 * time.Minute,
+		ProbeEvery: 10 * time.Millisecond}, store)
+	require.NoError(t, err)
+	_, err = sp.Put("rec/a.mp4", bytes.NewReader(payload(1000, 1)), objstore.PutOptions{})
+	require.NoError(t, err)
+	startRun(t, sp)
+	waitFor(t, 10*time.Second, "the early retry", func() bool { return store.puts.Load() >= 2 })
+	// fifty probe periods: a probe that reset the backoff each time would
+	// have retried fifty times
+	time.Sleep(500 * time.Millisecond)
+	require.EqualValues(t, 2, store.puts.Load(), "the first attempt and one early retry")
+	require.Equal(t, 1, sp.Stats().Pending)
+}

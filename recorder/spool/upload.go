@@ -48,6 +48,9 @@ func (s *Spool) Run(ctx context.Context) error {
 	if s.aborter != nil || s.keyAborter != nil {
 		wg.Go(func() { s.janitor(ctx) })
 	}
+	if s.pinger != nil {
+		wg.Go(func() { s.prober(ctx) })
+	}
 	wg.Wait()
 	return nil
 }
@@ -76,7 +79,8 @@ func (s *Spool) worker(ctx context.Context) {
 		case errors.Is(err, errCorrupt):
 			s.quarantine(it, err)
 		default:
-			if !sleep(ctx, s.fail(it, err)) {
+			pause, back := s.fail(it, err)
+			if !s.pause(ctx, pause, back) {
 				return
 			}
 		}
@@ -247,8 +251,9 @@ func (s *Spool) finish(it *item, info objstore.ObjectInfo) {
 }
 
 // fail records a failed attempt, sets the entry's backoff and returns how
-// long the worker should pause.
-func (s *Spool) fail(it *item, err error) time.Duration {
+// long the worker should pause, and what ends the pause early (the store
+// found back).
+func (s *Spool) fail(it *item, err error) (time.Duration, <-chan struct{}) {
 	now := time.Now()
 	s.mu.Lock()
 	it.inflight = false
@@ -267,7 +272,7 @@ func (s *Spool) fail(it *item, err error) time.Duration {
 		s.streakKeys[it.sc.Key] = struct{}{}
 	}
 	pause := s.backoff(s.streakFails)
-	attempts, pending := it.attempts, len(s.queue)
+	attempts, pending, back := it.attempts, len(s.queue), s.back
 	s.mu.Unlock()
 
 	args := []any{"key", it.sc.Key, "attempt", attempts, "retry_in", retryIn.Round(time.Millisecond), "pending", pending, "err", err}
@@ -276,7 +281,73 @@ func (s *Spool) fail(it *item, err error) time.Duration {
 	} else {
 		s.log.Warn("upload failed; will retry", args...)
 	}
-	return pause
+	return pause, back
+}
+
+// pause waits d, or until the store is found back or ctx ends; it reports
+// whether ctx is still live.
+func (s *Spool) pause(ctx context.Context, d time.Duration, back <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-back:
+	case <-t.C:
+	}
+	return true
+}
+
+// prober asks the store every probeEvery, while uploads fail, whether it
+// answers again; the first time it does after it did not (or after the
+// failures began), the waiting entries are tried at once instead of after
+// their backoff. A store that answers pings but refuses uploads gets that
+// once per failure streak, then the usual backoff.
+func (s *Spool) prober(ctx context.Context) {
+	t := time.NewTicker(s.probeEvery)
+	defer t.Stop()
+	armed := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		outage := s.streakFails > 0 && s.streakPutErr
+		s.mu.Unlock()
+		if !outage {
+			armed = true
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.probeEvery)
+		err := s.pinger.Ping(pctx)
+		cancel()
+		switch {
+		case err != nil:
+			armed = true
+		case armed:
+			armed = false
+			s.storeBack()
+		}
+	}
+}
+
+// storeBack ends every entry's backoff and wakes the workers.
+func (s *Spool) storeBack() {
+	s.mu.Lock()
+	waiting := 0
+	for _, it := range s.queue {
+		if !it.inflight && !it.notBefore.IsZero() {
+			it.notBefore = time.Time{}
+			waiting++
+		}
+	}
+	close(s.back)
+	s.back = make(chan struct{})
+	s.mu.Unlock()
+	s.log.Info("the object store answers again: retrying the waiting uploads now", "waiting", waiting)
+	s.signal()
 }
 
 // release puts an entry whose upload was interrupted back, untouched.
@@ -324,18 +395,6 @@ func (s *Spool) backoff(n int) time.Duration {
 	d = min(d, s.retryMax)
 	half := d / 2
 	return half + rand.N(d-half+1)
-}
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // ctxReader stops reading once ctx is done, so that hashing a large entry
