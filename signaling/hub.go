@@ -322,48 +322,6 @@ func (h *Hub) end(ctx context.Context, ac *activeCall, reason string) {
 	h.log.Info("call ended", attrs...)
 }
 
-// callEndDetail is the call.end audit entry's detail.
-type callEndDetail struct {
-	CallID   string       `json:"call_id"`
-	Reason   string       `json:"reason"`
-	Answered bool         `json:"answered"`
-	Media    *callQuality `json:"media,omitempty"`
-}
-
-// callQuality is how an answered call's audio fared, kept on its case so a
-// supervisor can tell a robot's bad mobile link from an agent's bad day.
-type callQuality struct {
-	// the robot's stream as we got it
-	RobotPackets  uint64  `json:"robot_packets"`
-	RobotLost     int64   `json:"robot_lost"`
-	RobotJitterMS float64 `json:"robot_jitter_ms"`
-	// our stream as the robot reported it (its RTCP); absent without a report
-	RobotSawLost     *int64   `json:"robot_saw_lost,omitempty"`
-	RobotSawJitterMS *float64 `json:"robot_saw_jitter_ms,omitempty"`
-	RTTMS            *float64 `json:"rtt_ms,omitempty"`
-	// packets through the bridge to and from the agent's browser
-	ToAgent   uint64 `json:"to_agent"`
-	FromAgent uint64 `json:"from_agent"`
-}
-
-func newCallQuality(st sip.CallStats, br *media.Bridge) *callQuality {
-	ms := roundMS
-	q := &callQuality{RobotPackets: st.PacketsReceived, RobotLost: st.PacketsLost, RobotJitterMS: ms(st.Jitter)}
-	if !st.RemoteReportAt.IsZero() {
-		lost, jitter := st.RemotePacketsLost, ms(st.RemoteJitter)
-		q.RobotSawLost, q.RobotSawJitterMS = &lost, &jitter
-	}
-	if st.RTTKnown {
-		rtt := ms(st.RTT)
-		q.RTTMS = &rtt
-	}
-	if br != nil {
-		bs := br.Stats()
-		q.ToAgent, q.FromAgent = bs.LegToAgent, bs.AgentToLeg
-	}
-	return q
-}
-
 // forwardEvent passes one of the robot's call events to the call's agent.
 func (h *Hub) forwardEvent(ac *activeCall, ev sip.CallEvent) {
 	if ev.Local {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/attendant/attendant/media"
 	"github.com/attendant/attendant/sip"
 )
 
@@ -43,11 +44,7 @@ func (m *qualityMeter) next(st sip.CallStats) LinkQuality {
 	received := st.PacketsReceived - m.received
 	lost := max(st.PacketsLost-m.lost, 0) // duplicates make the count go back
 	m.received, m.lost = st.PacketsReceived, st.PacketsLost
-	q := LinkQuality{JitterMS: roundMS(st.Jitter)}
-	if st.RTTKnown {
-		rtt := roundMS(st.RTT)
-		q.RTTMS = &rtt
-	}
+	q := LinkQuality{JitterMS: roundMS(st.Jitter), RTTMS: rttMS(st)}
 	if received == 0 {
 		q.Level = QualitySilent
 		return q
@@ -62,6 +59,15 @@ func (m *qualityMeter) next(st sip.CallStats) LinkQuality {
 		q.Level = QualityPoor
 	}
 	return q
+}
+
+// rttMS is the round trip to the robot in milliseconds, nil while unknown.
+func rttMS(st sip.CallStats) *float64 {
+	if !st.RTTKnown {
+		return nil
+	}
+	rtt := roundMS(st.RTT)
+	return &rtt
 }
 
 // roundMS is d in milliseconds to a tenth.
@@ -79,4 +85,42 @@ func (h *Hub) sendQuality(ac *activeCall, m *qualityMeter) {
 	if agentID != "" {
 		h.sendTo(agentID, Message{Type: TypeQuality, CallID: ac.info.ID, Quality: &q})
 	}
+}
+
+// callEndDetail is the call.end audit entry's detail.
+type callEndDetail struct {
+	CallID   string       `json:"call_id"`
+	Reason   string       `json:"reason"`
+	Answered bool         `json:"answered"`
+	Media    *callQuality `json:"media,omitempty"`
+}
+
+// callQuality is how an answered call's audio fared, kept on its case so a
+// supervisor can tell a robot's bad mobile link from an agent's bad day.
+type callQuality struct {
+	// the robot's stream as we got it
+	RobotPackets  uint64  `json:"robot_packets"`
+	RobotLost     int64   `json:"robot_lost"`
+	RobotJitterMS float64 `json:"robot_jitter_ms"`
+	// our stream as the robot reported it (its RTCP); absent without a report
+	RobotSawLost     *int64   `json:"robot_saw_lost,omitempty"`
+	RobotSawJitterMS *float64 `json:"robot_saw_jitter_ms,omitempty"`
+	RTTMS            *float64 `json:"rtt_ms,omitempty"`
+	// packets through the bridge to and from the agent's browser
+	ToAgent   uint64 `json:"to_agent"`
+	FromAgent uint64 `json:"from_agent"`
+}
+
+func newCallQuality(st sip.CallStats, br *media.Bridge) *callQuality {
+	q := &callQuality{RobotPackets: st.PacketsReceived, RobotLost: st.PacketsLost, RobotJitterMS: roundMS(st.Jitter),
+		RTTMS: rttMS(st)}
+	if !st.RemoteReportAt.IsZero() {
+		lost, jitter := st.RemotePacketsLost, roundMS(st.RemoteJitter)
+		q.RobotSawLost, q.RobotSawJitterMS = &lost, &jitter
+	}
+	if br != nil {
+		bs := br.Stats()
+		q.ToAgent, q.FromAgent = bs.LegToAgent, bs.AgentToLeg
+	}
+	return q
 }
