@@ -56,10 +56,12 @@ func TestRobotCallInBrowser(t *testing.T) {
 	go func() { sippDone <- sipp.Wait() }()
 	t.Cleanup(func() { _ = sipp.Process.Kill() })
 
-	require.NoError(t, chromedp.Do(bctx,
-		chromedp.WaitVisible(chromedp.CSS(".call-accept")),
-		chromedp.Click(chromedp.CSS(".call-accept")),
-	), "the call rings in the console")
+	require.NoError(t, chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(".call-accept"))), "the call rings in the console")
+	waitJS(t, bctx, 10*time.Second, "the console rings, with sound",
+		`document.querySelector('#call-ringer').dataset.ringing === 'true' && document.querySelector('#call-ringer').dataset.ring === 'running' && document.title.includes('Incoming call') || null`)
+	require.NoError(t, chromedp.Do(bctx, chromedp.Click(chromedp.CSS(".call-accept"))))
+	waitJS(t, bctx, 10*time.Second, "the ring stops once the call is accepted",
+		`document.querySelector('#call-ringer').dataset.ringing === 'false' && !document.title.includes('Incoming call')`)
 	_, err = chromedp.Run(bctx, chromedp.Poll[bool](`(() => { const el = document.querySelector('#call-active');
 		return el && Number(el.dataset.packetsReceived) >= 50 && Number(el.dataset.packetsSent) >= 50 || null })()`,
 		chromedp.WithPollingTimeout(20*time.Second)))

@@ -56,12 +56,41 @@ export function CallsHost({ path, children }: HostProps) {
     };
   }, [eligible, userId]);
 
+  useEffect(() => {
+    if (!svc) return undefined;
+    // browsers let the ring play once the agent has touched the page
+    const unblock = () => svc.unblockRing();
+    document.addEventListener('pointerdown', unblock, true);
+    document.addEventListener('keydown', unblock, true);
+    return () => {
+      document.removeEventListener('pointerdown', unblock, true);
+      document.removeEventListener('keydown', unblock, true);
+    };
+  }, [svc]);
+
   return (
     <CallsContext.Provider value={svc}>
       {children}
       {eligible && <audio id="call-audio" ref={audioRef} autoplay hidden />}
+      {svc && <RingState svc={svc} />}
       {svc && path !== '/calls' && <IncomingCall svc={svc} />}
     </CallsContext.Provider>
+  );
+}
+
+/** #call-ringer: whether the console rings now and whether its sound plays (for tests and assistive tech). */
+function RingState({ svc }: { svc: CallService }) {
+  const view = useCallsView(svc);
+  return <span id="call-ringer" hidden data-ringing={view?.ringing ? 'true' : 'false'} data-ring={view?.ring ?? 'off'} data-sound={view?.ringSound ? 'on' : 'off'} />;
+}
+
+/** Asks for the click the browser wants before the ring can sound. */
+export function RingBlocked({ svc, view }: { svc: CallService; view: CallsView }) {
+  if (view.ring !== 'blocked') return null;
+  return (
+    <button type="button" class="btn btn-ghost btn-small ring-blocked" id="ring-blocked" onClick={() => svc.unblockRing()}>
+      {t('calls.ringBlocked')}
+    </button>
   );
 }
 
@@ -90,6 +119,7 @@ function IncomingCall({ svc }: { svc: CallService }) {
         <span class="incoming-call-line">{line}</span>
         {more > 0 && <span class="muted">{t('calls.incomingMore', { n: more })}</span>}
       </div>
+      {view && <RingBlocked svc={svc} view={view} />}
       <button
         type="button"
         class="btn btn-primary"

@@ -4,7 +4,7 @@ import { ActiveCallPanel } from './ActiveCall';
 import { CalloutList } from './Callout';
 import { formatDuration, isLive, isPresence, isTransferOffer, PRESENCES, waitingMs, type CallInfo } from './callState';
 import { callErrorText, useNow } from './callUi';
-import { useCallService, useCallsView } from './CallsHost';
+import { RingBlocked, useCallService, useCallsView } from './CallsHost';
 import { callerLabel, deviceLabel, laneLabel, siteLabel, useAccessPoint, useDevice, useSite } from './lookups';
 import type { CallService } from './service';
 
@@ -58,6 +58,17 @@ export function CallsPage() {
               ))}
             </select>
           </label>
+          <button
+            type="button"
+            class="btn btn-ghost btn-small"
+            id="ring-sound"
+            aria-pressed={view.ringSound}
+            title={t('calls.ringSoundTitle')}
+            onClick={() => svc.setRingSound(!view.ringSound)}
+          >
+            {view.ringSound ? t('calls.ringSoundOn') : t('calls.ringSoundOff')}
+          </button>
+          <RingBlocked svc={svc} view={view} />
         </div>
       </div>
 

@@ -13,6 +13,34 @@ function info(id: string, patch: Partial<CallInfo> = {}): CallInfo {
   return { id, case_id: `case-${id}`, site_id: 's1', device_id: 'd1', from: '1001', codec: 'PCMU', state: 'ringing', since: '2025-05-01T10:00:00Z', ...patch };
 }
 
+/** A ringer that records what it was told. */
+class FakeRinger {
+  ringing = false;
+  sound = false;
+  label = '';
+  starts = 0;
+  unblocks = 0;
+  status() {
+    return this.ringing && this.sound ? ('running' as const) : ('off' as const);
+  }
+  start(label: string, sound: boolean) {
+    if (this.ringing && sound === this.sound) return;
+    this.ringing = true;
+    this.sound = sound;
+    this.label = label;
+    this.starts++;
+  }
+  stop() {
+    this.ringing = false;
+  }
+  unblock() {
+    this.unblocks++;
+  }
+  close() {
+    this.ringing = false;
+  }
+}
+
 function setup() {
   const clock = new FakeClock();
   const sockets: FakeSocket[] = [];
@@ -42,9 +70,18 @@ function setup() {
     setTimeout: clock.setTimeout,
     clearTimeout: clock.clearTimeout,
   };
+  const ringer = new FakeRinger();
+  let soundStored = true;
   const svc = new CallService({
     socketEnv,
     phoneEnv,
+    ringer,
+    ringSound: {
+      get: () => soundStored,
+      set: (on) => {
+        soundStored = on;
+      },
+    },
     close: async (caseId, remark) => {
       closed.push([caseId, remark]);
       return null;
@@ -56,7 +93,7 @@ function setup() {
     ws().open();
     ws().msg({ type: 'welcome', version: 1, agent: AGENT, calls });
   };
-  return { clock, sockets, pcs, closed, svc, ws, connect };
+  return { clock, sockets, pcs, closed, svc, ws, connect, ringer, sound: () => soundStored };
 }
 
 describe('CallService', () => {
@@ -233,5 +270,44 @@ describe('CallService', () => {
     });
     t.ws().msg({ type: 'robot.result', call_id: 'c1', ref, status: 200 });
     assert.equal(t.svc.view.state.active?.commands[0]?.state, 'ok');
+  });
+});
+
+describe('the ring', () => {
+  it('rings while a call rings for the agent, and stops on accept', async () => {
+    const { svc, ws, connect, ringer } = setup();
+    connect();
+    assert.equal(ringer.ringing, false);
+    assert.equal(svc.view.ringing, false);
+    ws().msg({ type: 'call.ringing', call: info('c1') });
+    assert.equal(ringer.ringing, true);
+    assert.equal(ringer.sound, true);
+    assert.equal(ringer.label, 'Incoming call');
+    assert.equal(svc.view.ringing, true);
+    assert.equal(svc.view.ring, 'running');
+    assert.ok(svc.accept('c1'));
+    await settle();
+    assert.equal(ringer.ringing, false, 'quiet once accepted');
+    assert.equal(svc.view.ring, 'off');
+  });
+  it('stops when the caller gives up, and rings silently when the agent says so', () => {
+    const { svc, ws, connect, ringer, sound } = setup();
+    connect();
+    ws().msg({ type: 'call.ringing', call: info('c1') });
+    ws().msg({ type: 'call.ended', call_id: 'c1', reason: 'cancelled' });
+    assert.equal(ringer.ringing, false);
+    svc.setRingSound(false);
+    assert.equal(sound(), false, 'the choice is kept');
+    assert.equal(svc.view.ringSound, false);
+    ws().msg({ type: 'call.ringing', call: info('c2') });
+    assert.equal(ringer.ringing, true, 'the title still blinks');
+    assert.equal(ringer.sound, false);
+    assert.equal(svc.view.ring, 'off');
+    svc.setRingSound(true);
+    assert.equal(ringer.sound, true, 'the sound comes back on the ring going on');
+    svc.unblockRing();
+    assert.equal(ringer.unblocks, 1);
+    svc.stop();
+    assert.equal(ringer.ringing, false);
   });
 });

@@ -5,9 +5,11 @@
 
 import { me } from '../api';
 import { closeCase } from '../cases';
+import { t } from '../i18n';
 import type { Case } from '../types';
 import { isLive, type CallsState, type Presence } from './callState';
 import { IDLE_PHONE, Phone, type PhoneEnv, type PhoneStatus } from './phone';
+import { Ringer, ringSoundOn, setRingSound, shouldRing, type RingerAudio, type RingerLike } from './ringer';
 import type { RobotCommand } from './robot';
 import { CallSocket, browserSocketEnv, type SocketEnv } from './socket';
 
@@ -16,12 +18,22 @@ export interface CallsView {
   phone: PhoneStatus;
   /** The browser refused to play the caller's audio without a click. */
   audioBlocked: boolean;
+  /** The ring's sound: off (not ringing, or silent), running, or blocked until the agent touches the page. */
+  ring: RingerAudio;
+  /** The console rings (sound or not) for a call now. */
+  ringing: boolean;
+  /** The agent's choice to ring with sound. */
+  ringSound: boolean;
 }
 
 export interface ServiceOptions {
   socketEnv?: SocketEnv;
   phoneEnv?: PhoneEnv;
   close?: (caseId: string, remark: string) => Promise<Case | null>;
+  /** Rings for incoming calls; default: the browser's (none outside one). */
+  ringer?: RingerLike | null;
+  /** Reads and keeps the agent's ring-sound choice; default: localStorage. */
+  ringSound?: { get(): boolean; set(on: boolean): void };
 }
 
 /** How long "close ticket" waits for the hang-up of a call still on before closing anyway. */
@@ -37,9 +49,13 @@ export class CallService {
   private refusedAt = -Infinity;
   private readonly close: (caseId: string, remark: string) => Promise<Case | null>;
   private readonly unsubs: (() => void)[] = [];
+  private readonly ringer: RingerLike | null;
+  private readonly ringSoundStore: { get(): boolean; set(on: boolean): void };
 
   constructor(opts: ServiceOptions = {}) {
     this.close = opts.close ?? closeCase;
+    this.ringSoundStore = opts.ringSound ?? { get: ringSoundOn, set: setRingSound };
+    this.ringer = opts.ringer !== undefined ? opts.ringer : typeof window === 'undefined' ? null : new Ringer(() => this.syncRing());
     this.socket = new CallSocket(opts.socketEnv ?? browserSocketEnv(() => this.refused()));
     const phoneOpts: ConstructorParameters<typeof Phone>[0] = {
       sendAnswer: (callId, sdp) => this.socket.answer(callId, sdp),
@@ -52,11 +68,12 @@ export class CallService {
     };
     if (opts.phoneEnv) phoneOpts.env = opts.phoneEnv;
     this.phone = new Phone(phoneOpts);
-    this.v = { state: this.socket.state, phone: IDLE_PHONE, audioBlocked: false };
+    this.v = { state: this.socket.state, phone: IDLE_PHONE, audioBlocked: false, ring: 'off', ringing: false, ringSound: this.ringSoundStore.get() };
     this.unsubs.push(
       this.socket.subscribe((state) => {
         this.reconcile(state);
         this.update({ state });
+        this.syncRing();
       }),
       this.socket.onMessage((m, before) => {
         const a = this.socket.state.active;
@@ -93,6 +110,7 @@ export class CallService {
   stop(): void {
     this.socket.stop();
     this.phone.end();
+    this.ringer?.close();
     for (const u of this.unsubs.splice(0)) u();
     this.listeners.clear();
   }
@@ -201,6 +219,27 @@ export class CallService {
     );
   }
 
+  /** Rings with sound or silently (the title still blinks); kept for the next visit. */
+  setRingSound(on: boolean): void {
+    this.ringSoundStore.set(on);
+    this.update({ ringSound: on });
+    this.syncRing();
+  }
+
+  /** Lets a ring the browser blocked play: call from a click or key press. */
+  unblockRing(): void {
+    this.ringer?.unblock();
+  }
+
+  /** Rings while a call rings for this agent, and says so in the view. */
+  private syncRing(): void {
+    const r = this.ringer;
+    if (!r) return;
+    if (shouldRing(this.socket.state)) r.start(t('calls.incoming'), this.v.ringSound);
+    else r.stop();
+    this.update({ ring: r.status(), ringing: r.ringing });
+  }
+
   private waitEnded(callId: string, ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (s: CallsState) => !s.active || s.active.call.id !== callId || s.active.state === 'ended';
@@ -265,7 +304,8 @@ export class CallService {
 
   private update(patch: Partial<CallsView>): void {
     const next = { ...this.v, ...patch };
-    if (next.state === this.v.state && next.phone === this.v.phone && next.audioBlocked === this.v.audioBlocked) return;
+    const same = (Object.keys(next) as (keyof CallsView)[]).every((k) => next[k] === this.v[k]);
+    if (same) return;
     this.v = next;
     for (const fn of this.listeners) fn(next);
   }
