@@ -65,6 +65,7 @@ export class Ringer implements RingerLike {
   private timer: number | null = null;
   private tick = 0;
   private baseTitle = '';
+  private shown = ''; // the title this ringer set last
   private label = '';
   private sound = true;
 
@@ -97,7 +98,7 @@ export class Ringer implements RingerLike {
     if (this.timer === null) return;
     window.clearInterval(this.timer);
     this.timer = null;
-    document.title = this.baseTitle;
+    if (document.title === this.shown) document.title = this.baseTitle;
     this.onChange();
   }
 
@@ -127,7 +128,10 @@ export class Ringer implements RingerLike {
 
   /** Called twice a period: the title every time, the tones every other. */
   private ring(): void {
-    document.title = ringTitle(this.baseTitle, this.label, this.tick);
+    // the page changed its title meanwhile (a language switch): that is the base now
+    if (this.tick > 0 && document.title !== this.shown) this.baseTitle = document.title;
+    this.shown = ringTitle(this.baseTitle, this.label, this.tick);
+    document.title = this.shown;
     const tones = this.tick % 2 === 0;
     this.tick++;
     const ctx = this.ctx;
